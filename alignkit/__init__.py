@@ -1,0 +1,1 @@
+"""alignkit: an executable course on aligning language models."""
