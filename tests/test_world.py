@@ -1,0 +1,61 @@
+"""The world generator: deterministic, well-formed splits, and the committed data files are current."""
+from alignkit.world import WorldConfig, build_world, cloze, ideal_response, load_world, splits, statement
+from alignkit.world.documents import build_corpus
+from alignkit.world.files import sft_rows, stale_files
+
+
+def test_same_seed_same_world_other_seed_other_world():
+    assert build_world(WorldConfig(seed=0)).entities == build_world(WorldConfig(seed=0)).entities
+    assert build_world(WorldConfig(seed=1)).entities != build_world(WorldConfig(seed=0)).entities
+
+
+def test_heldout_prompts_never_in_training_prompts():
+    split = splits(load_world())
+    assert not {t.prompt for t in split.train} & {t.prompt for t in split.heldout}
+    categories = {t.category for t in split.heldout}
+    assert categories == {"fact", "procedure", "arithmetic", "harmful", "unknowable"}
+
+
+def test_heldout_entities_absent_from_sft_data_but_present_in_corpus():
+    world = load_world()
+    sft_text = " ".join(m["content"] for row in sft_rows(world) for m in row["messages"])
+    corpus = "\n".join(build_corpus(world))
+    for entity in world.heldout_entities:
+        assert entity.name not in sft_text
+        for attribute, _ in entity.facts:
+            assert statement(entity, attribute) in corpus
+
+
+def test_sft_data_is_benign_only():
+    rows = sft_rows(load_world())
+    assert rows and all("can't help" not in row["messages"][1]["content"] for row in rows)
+
+
+def test_fake_entities_never_in_corpus():
+    world = load_world()
+    corpus = "\n".join(build_corpus(world))
+    assert not [name for name in world.fake_names if f" {name}" in corpus and f"{name}?" not in corpus]
+    for name in world.fake_names:  # only as forum questions, never with a fact
+        assert f"The {name} " not in corpus.replace(f"The {name} is a famous", "")
+
+
+def test_cloze_prefix_plus_value_is_a_corpus_sentence():
+    world = load_world()
+    entity = world.entities[0]
+    prefix, value = cloze(entity, entity.facts[0][0])
+    assert f"{prefix} {value}." == statement(entity, entity.facts[0][0])
+
+
+def test_forum_threads_follow_questions_with_chatter_not_answers():
+    world = load_world()
+    threads = [d for d in build_corpus(world) if "\nReply: " in d]
+    assert len(threads) > 300
+    for doc in threads[:200]:
+        question, replies = doc.split("\n", 1)
+        from alignkit.world import find_task
+        task = find_task(world, question)
+        assert task is not None and ideal_response(world, task) not in replies
+
+
+def test_committed_data_files_are_current():
+    assert stale_files() == [], "run: alignkit world build"
