@@ -1,0 +1,323 @@
+"""Live training plots that work in JupyterLab, Colab, VS Code and headless CI.
+
+    with LivePlot({"loss": "loss", "kl": "KL to reference (nats)"}, healthy={"kl": (0, 6)}) as plot:
+        for step in range(1, n + 1):
+            ...
+            plot.log(step, loss=loss.item(), kl=kl.item())
+
+Backends (REFERENCE §5 says why): "display" publishes the figure's plotly mimebundle with
+`display(raw=True, display_id=True)` and updates that handle, which works on Colab's plotly 5.24 and
+JupyterLab alike; "figurewidget" (opt-in) uses plotly's FigureWidget, unreliable on Colab; "record"
+draws nothing and only keeps `history`. "auto" picks "record" under CI or outside an IPython kernel,
+else "display"; the environment variable ALIGNKIT_PLOTS=display|figurewidget|record overrides any
+choice, so an instructor can silence every plot in a headless run.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import plotly.graph_objects as go
+
+from alignkit.errors import AlignkitError
+from alignkit.viz_static import bar_plot, ema, line_plot, live_figure, scatter_with_envelope, upper_envelope
+
+__all__ = [
+    "LivePlot",
+    "LivePlotCallback",
+    "resolve_backend",
+    "plotly_bundle",
+    "ema",
+    "line_plot",
+    "scatter_with_envelope",
+    "upper_envelope",
+    "bar_plot",
+]
+
+BACKENDS = ("display", "figurewidget", "record")
+ENV_BACKEND = "ALIGNKIT_PLOTS"
+_now = time.monotonic  # module attribute so tests can drive the wall-time throttle
+
+
+def __getattr__(name: str) -> Any:
+    # The transformers callback lives in its own module: importing transformers takes seconds.
+    if name == "LivePlotCallback":
+        from alignkit.viz_callback import LivePlotCallback
+
+        return LivePlotCallback
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _ci_env() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _in_ipython_kernel() -> bool:
+    ipython = sys.modules.get("IPython")  # never import IPython just to find out
+    shell = ipython.get_ipython() if ipython is not None else None
+    return getattr(shell, "kernel", None) is not None
+
+
+def resolve_backend(backend: str = "auto") -> str:
+    """The backend a LivePlot will use: ALIGNKIT_PLOTS if set, else `backend`, with "auto" resolved."""
+    forced = os.environ.get(ENV_BACKEND, "").strip().lower()
+    if forced:
+        if forced not in BACKENDS:
+            raise ValueError(f"{ENV_BACKEND}={forced!r} is not a plot backend; set it to one of "
+                             f"{', '.join(BACKENDS)} or unset it")
+        return forced
+    if backend not in (*BACKENDS, "auto"):
+        raise ValueError(f"backend={backend!r} is not a plot backend; use 'auto' or one of {', '.join(BACKENDS)}")
+    if backend != "auto":
+        return backend
+    return "record" if _ci_env() or not _in_ipython_kernel() else "display"
+
+
+def plotly_bundle(fig: go.Figure, text: str = "<plotly figure>") -> dict[str, Any]:
+    """The figure as a raw display bundle: plotly JSON (JupyterLab, VS Code) + HTML (Colab) + text."""
+    import plotly.io as pio
+
+    config = {"displaylogo": False}
+    figure_json = json.loads(pio.to_json(fig, validate=False))
+    figure_json["config"] = config
+    page = pio.to_html(fig, full_html=False, include_plotlyjs="cdn", config=config)
+    return {"application/vnd.plotly.v1+json": figure_json, "text/html": page, "text/plain": text}
+
+
+class _RecordBackend:
+    draws = False
+
+    def draw(self, fig: go.Figure) -> None:
+        pass
+
+
+class _DisplayBackend:
+    """Publish once with a display id, then update that same output in place."""
+
+    draws = True
+
+    def __init__(self, text: str):
+        self._text, self._handle, self._shown = text, None, False
+
+    def draw(self, fig: go.Figure) -> None:
+        from IPython.display import display
+
+        bundle = plotly_bundle(fig, self._text)
+        if not self._shown:
+            self._handle, self._shown = display(bundle, raw=True, display_id=True), True
+        elif self._handle is not None:
+            self._handle.update(bundle, raw=True)
+
+
+class _FigureWidgetBackend:
+    """plotly FigureWidget, updated in one batch per redraw (opt-in: unreliable on Colab)."""
+
+    draws = True
+
+    def __init__(self):
+        try:
+            self._widget = go.FigureWidget()
+        except ImportError as err:
+            raise AlignkitError(f"backend='figurewidget' cannot start: {err}. Install what it asks for "
+                                "(plotly >= 6 needs `pip install anywidget`) or use backend='display'.") from err
+        self._shown = False
+
+    def draw(self, fig: go.Figure) -> None:
+        widget = self._widget
+        if not self._shown or len(widget.data) != len(fig.data):
+            widget.data = ()
+            widget.add_traces(list(fig.data))
+            widget.update_layout(fig.layout)
+        else:
+            with widget.batch_update():
+                for shown, new in zip(widget.data, fig.data):
+                    shown.x, shown.y, shown.mode = new.x, new.y, new.mode
+                widget.layout.annotations = fig.layout.annotations
+        if not self._shown:
+            from IPython.display import display
+
+            display(widget)
+            self._shown = True
+
+
+def _make_backend(name: str, text: str):
+    if name == "display":
+        return _DisplayBackend(text)
+    if name == "figurewidget":
+        return _FigureWidgetBackend()
+    return _RecordBackend()
+
+
+def _as_number(name: str, value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError, RuntimeError):  # RuntimeError: a tensor with several elements
+        raise TypeError(f"LivePlot.log got {name}={value!r}; log plain numbers "
+                        "(a float, an int or a one-element tensor via .item())") from None
+
+
+def _panels(metrics: Sequence[str] | Mapping[str, str]) -> dict[str, str]:
+    if isinstance(metrics, str):
+        metrics = [metrics]
+    panels = dict(metrics) if isinstance(metrics, Mapping) else {name: name for name in metrics}
+    if not panels:
+        raise ValueError("LivePlot needs at least one metric to plot, e.g. LivePlot(['loss'])")
+    return panels
+
+
+def _check_names(what: str, names: Mapping[str, Any], panels: Mapping[str, str]) -> None:
+    unknown = [name for name in names if name not in panels]
+    if unknown:
+        raise ValueError(f"{what} names {unknown} but the plotted metrics are {list(panels)}; "
+                         "add them to `metrics` or fix the spelling")
+
+
+def _healthy_bands(healthy: Mapping[str, tuple[float, float]], panels: Mapping[str, str]) -> dict:
+    _check_names("healthy", healthy, panels)
+    bands = {name: (float(lo), float(hi)) for name, (lo, hi) in healthy.items()}
+    bad = [name for name, (lo, hi) in bands.items() if not (math.isfinite(lo) and math.isfinite(hi) and lo <= hi)]
+    if bad:
+        raise ValueError(f"healthy ranges for {bad} must be finite (low, high) pairs with low <= high")
+    return bands
+
+
+class LivePlot:
+    """A grid of live line plots (one panel per metric, x = step) with healthy-range bands.
+
+    `log` records every row in `history` and redraws at most once per `every` steps and once per
+    `min_interval_s` seconds, so plotting never dominates a training loop. `finish()` (or leaving a
+    `with` block) draws the last points. `total_steps` adds a tqdm progress bar; pass steps counted
+    from 1, like Trainer's `global_step`, for the bar to reach 100%.
+    """
+
+    def __init__(
+        self,
+        metrics: Sequence[str] | Mapping[str, str],  # names, or name -> panel title
+        *,
+        title: str | None = None,
+        healthy: Mapping[str, tuple[float, float]] | None = None,  # name -> (low, high) shaded band
+        guidance: Mapping[str, str] | None = None,  # name -> how to read the curve, shown under the plot
+        backend: str = "auto",  # "auto", "display", "figurewidget" or "record"
+        every: int = 1,  # redraw at most once per this many steps
+        smoothing: float = 0.0,  # EMA weight in [0, 1); > 0 adds a smoothed line over the faint raw one
+        total_steps: int | None = None,  # show a tqdm progress bar up to this step
+        min_interval_s: float = 0.5,  # and at most once per this many seconds (0 = no time throttle)
+    ):
+        self.panels = _panels(metrics)
+        self.healthy = _healthy_bands(healthy or {}, self.panels)
+        self.guidance = dict(guidance or {})
+        _check_names("guidance", self.guidance, self.panels)
+        if every < 1 or not 0.0 <= smoothing < 1.0:
+            raise ValueError(f"need every >= 1 and 0 <= smoothing < 1, got every={every}, smoothing={smoothing}")
+        self.title, self.every, self.smoothing = title, int(every), float(smoothing)
+        self.min_interval_s = float(min_interval_s)
+        self.backend = resolve_backend(backend)
+        text = f"<LivePlot {title + ': ' if title else ''}{', '.join(self.panels)}>"
+        self._backend = _make_backend(self.backend, text)
+        self._rows: list[dict[str, float]] = []
+        self._series: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in self.panels}
+        self._last_draw: tuple[float, float] | None = None  # (step, wall time) of the last redraw
+        self._pending = False
+        self._draw_cost_s = 0.0
+        self.redraws = 0  # how many times the figure was (re)published; tests and curious learners read it
+        self._bar = self._progress_bar(total_steps)
+
+    # -- recording -----------------------------------------------------------------------------
+
+    def log(self, step: int | float, **values: Any) -> None:
+        """Record one row (any subset of metrics; other numeric keys are kept in `history` too)."""
+        step = _as_number("step", step)
+        step = int(step) if step.is_integer() else step
+        row = {"step": step}
+        row.update({name: _as_number(name, value) for name, value in values.items() if value is not None})
+        self._rows.append(row)
+        for name, (steps, ys) in self._series.items():
+            if name in row:
+                steps.append(step)
+                ys.append(row[name])
+        self._advance_bar(row)
+        self._pending = True
+        if self._redraw_due(step):
+            self._redraw()
+
+    @property
+    def history(self):
+        """Every logged row as a pandas DataFrame: `step`, the plotted metrics, then any other keys."""
+        import pandas as pd
+
+        columns = dict.fromkeys(["step", *self.panels])  # an ordered set: plotted first, then first-seen
+        for row in self._rows:
+            columns.update(dict.fromkeys(row))
+        return pd.DataFrame(self._rows, columns=list(columns))
+
+    def out_of_range(self) -> dict[str, float]:
+        """Metrics whose latest value lies outside their healthy band, with that value."""
+        latest = {name: ys[-1] for name, (_, ys) in self._series.items() if ys}
+        return {name: latest[name] for name, (lo, hi) in self.healthy.items()
+                if name in latest and not lo <= latest[name] <= hi}
+
+    # -- drawing -------------------------------------------------------------------------------
+
+    def _redraw_due(self, step: float) -> bool:
+        if not self._backend.draws:
+            return False
+        if self._last_draw is None:
+            return True
+        last_step, last_time = self._last_draw
+        # Wait at least 4x what the last redraw cost, so drawing stays under ~20% of the loop's time
+        # even on a slow machine; min_interval_s=0 turns the time throttle off altogether.
+        wait = max(self.min_interval_s, 4 * self._draw_cost_s) if self.min_interval_s > 0 else 0.0
+        return abs(step - last_step) >= self.every and _now() - last_time >= wait
+
+    def _redraw(self) -> None:
+        started = _now()
+        self._backend.draw(self.figure())
+        finished = _now()
+        self._draw_cost_s = finished - started
+        self._last_draw = (self._rows[-1]["step"] if self._rows else 0, finished)
+        self._pending = False
+        self.redraws += 1
+
+    def figure(self) -> go.Figure:
+        """A plotly Figure of everything logged so far (display it yourself in record mode)."""
+        return live_figure(self._series, self.panels, self.healthy, self.guidance, self.smoothing, self.title)
+
+    def finish(self) -> None:
+        """Draw the points the throttle held back and close the progress bar; logging may go on."""
+        if self._pending and self._backend.draws:
+            self._redraw()
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    close = finish
+
+    def __enter__(self) -> LivePlot:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.finish()
+
+    # -- progress bar --------------------------------------------------------------------------
+
+    def _progress_bar(self, total_steps: int | None):
+        if total_steps is None:
+            return None
+        from tqdm.auto import tqdm
+
+        quiet = self.backend == "record" and _ci_env()  # keep CI logs readable
+        return tqdm(total=total_steps, desc=self.title or "training", disable=quiet)
+
+    def _advance_bar(self, row: Mapping[str, float]) -> None:
+        if self._bar is None:
+            return
+        if row["step"] > self._bar.n:
+            self._bar.update(row["step"] - self._bar.n)
+        shown = {name: f"{row[name]:.4g}" for name in self.panels if name in row}
+        if shown:
+            self._bar.set_postfix(shown, refresh=False)

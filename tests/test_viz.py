@@ -1,0 +1,381 @@
+"""Headless tests for alignkit.viz: recording, throttling, the display-handle and FigureWidget
+backends (with IPython's display faked), healthy bands, the Trainer callback, static plots."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import IPython
+import IPython.display
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+import torch
+
+from alignkit import viz
+from alignkit.errors import AlignkitError
+from alignkit.viz import LivePlot
+
+PLOTLY_JSON = "application/vnd.plotly.v1+json"
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch):
+    # CI itself sets CI=true; each test states the environment it needs.
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("ALIGNKIT_PLOTS", raising=False)
+
+
+class FakeHandle:
+    def __init__(self, calls):
+        self.calls = calls
+
+    def update(self, obj, **kwargs):
+        self.calls.append(("update", obj, kwargs))
+
+
+@pytest.fixture
+def fake_display(monkeypatch):
+    """Replace IPython's display; returns the list of ("display" | "update", obj, kwargs) calls."""
+    calls = []
+
+    def display(obj, **kwargs):
+        calls.append(("display", obj, kwargs))
+        return FakeHandle(calls) if kwargs.get("display_id") else None
+
+    monkeypatch.setattr(IPython.display, "display", display)
+    return calls
+
+
+class FakeClock:
+    def __init__(self):
+        self.t = 0.0
+
+    def __call__(self):
+        return self.t
+
+
+def trace_ys(bundle, name):
+    return [t["y"] for t in bundle[PLOTLY_JSON]["data"] if t["name"] == name]
+
+
+def test_record_backend_keeps_history_and_draws_nothing(fake_display):
+    plot = LivePlot({"loss": "train loss", "kl": "KL"}, backend="record")
+    plot.log(1, loss=2.0)
+    plot.log(2, loss=1.5, kl=torch.tensor(0.25), lr=1e-3)
+    plot.log(3, kl=0.5, reward=None)
+    plot.finish()
+    history = plot.history
+    assert list(history.columns) == ["step", "loss", "kl", "lr"]
+    assert history["step"].tolist() == [1, 2, 3]
+    assert history["loss"].tolist()[:2] == [2.0, 1.5] and pd.isna(history["loss"].iloc[2])
+    assert history["kl"].tolist()[1:] == [0.25, 0.5]
+    assert fake_display == [] and plot.redraws == 0
+    # The final figure is still available to show explicitly.
+    assert plot.figure().data[1].y == (0.25, 0.5)
+
+
+def test_empty_history_has_the_metric_columns():
+    assert list(LivePlot(["a", "b"], backend="record").history.columns) == ["step", "a", "b"]
+
+
+def test_display_backend_publishes_once_then_updates_the_same_handle(fake_display):
+    plot = LivePlot(["loss", "kl"], backend="display", min_interval_s=0)
+    for step, loss in enumerate([3.0, 2.0, 1.0], start=1):
+        plot.log(step, loss=loss, kl=0.1 * step)
+    kinds = [kind for kind, _, _ in fake_display]
+    assert kinds == ["display", "update", "update"]
+    assert fake_display[0][2] == {"raw": True, "display_id": True}
+    assert all(kwargs == {"raw": True} for _, _, kwargs in fake_display[1:])
+    first, last = fake_display[0][1], fake_display[-1][1]
+    assert {PLOTLY_JSON, "text/html"} <= set(first)
+    assert trace_ys(first, "loss") == [[3.0]]
+    assert trace_ys(last, "loss") == [[3.0, 2.0, 1.0]]
+    assert trace_ys(last, "kl") == [pytest.approx([0.1, 0.2, 0.3])]
+    assert "<div" in last["text/html"]
+
+
+def test_every_limits_redraws_and_finish_draws_the_rest(fake_display):
+    plot = LivePlot(["loss"], backend="display", every=10, min_interval_s=0)
+    for step in range(1, 101):
+        plot.log(step, loss=1.0 / step)
+    assert plot.redraws == len(fake_display) == 10  # steps 1, 11, ..., 91
+    plot.finish()
+    assert plot.redraws == 11
+    assert len(trace_ys(fake_display[-1][1], "loss")[0]) == 100
+    plot.finish()  # nothing new to draw
+    assert plot.redraws == 11
+
+
+def test_wall_time_throttle(fake_display, monkeypatch):
+    clock = FakeClock()
+    monkeypatch.setattr(viz, "_now", clock)
+    plot = LivePlot(["loss"], backend="display", min_interval_s=5)
+    for step in range(1, 51):
+        clock.t = float(step)
+        plot.log(step, loss=1.0)
+    assert plot.redraws == 10  # t = 1, 6, 11, ..., 46
+
+
+def test_slow_redraws_are_spaced_further_apart(fake_display, monkeypatch):
+    clock = FakeClock()
+    monkeypatch.setattr(viz, "_now", clock)
+    starts = []
+
+    def slow_figure(self):
+        starts.append(clock.t)
+        clock.t += 2.0  # each redraw costs 2 s
+        return go.Figure()
+
+    monkeypatch.setattr(LivePlot, "figure", slow_figure)
+    plot = LivePlot(["loss"], backend="display", min_interval_s=1)
+    for step in range(1, 60):
+        clock.t += 1.0
+        plot.log(step, loss=1.0)
+    gaps = [b - a for a, b in zip(starts, starts[1:])]
+    assert len(starts) > 2 and min(gaps) >= 2.0 + 4 * 2.0  # cost + 4x cost of waiting
+
+
+def test_many_fast_logs_redraw_rarely(fake_display):
+    plot = LivePlot(["loss"], backend="display")  # default: at most one redraw per 0.5 s
+    for step in range(1, 3001):
+        plot.log(step, loss=1.0)
+    assert 1 <= plot.redraws <= 3
+    plot.finish()
+    assert len(trace_ys(fake_display[-1][1], "loss")[0]) == 3000
+
+
+def test_context_manager_draws_final_state(fake_display):
+    with LivePlot(["reward"], backend="display", min_interval_s=3600) as plot:
+        for step in range(1, 6):
+            plot.log(step, reward=float(step))
+    assert [kind for kind, _, _ in fake_display] == ["display", "update"]
+    assert trace_ys(fake_display[-1][1], "reward") == [[1.0, 2.0, 3.0, 4.0, 5.0]]
+
+
+def test_healthy_band_guidance_and_out_of_range():
+    guidance = "KL 0–6 nats: healthy; rising past 10 means the policy is drifting"
+    plot = LivePlot({"loss": "loss", "kl": "KL (nats)"}, backend="record",
+                    healthy={"kl": (0, 6)}, guidance={"kl": guidance})
+    plot.log(1, loss=1.0, kl=2.0)
+    assert plot.out_of_range() == {}
+    fig = plot.figure()
+    (band,) = fig.layout.shapes
+    assert (band.type, band.y0, band.y1) == ("rect", 0, 6)
+    assert band.yref == fig.data[1].yaxis == "y2"  # the KL panel, not the loss panel
+    texts = [a.text for a in fig.layout.annotations]
+    assert any("healthy 0–6" in t for t in texts)
+    assert any("rising past 10" in t for t in texts)
+    plot.log(2, kl=12.5)
+    assert plot.out_of_range() == {"kl": 12.5}
+    assert any("outside 0–6" in a.text for a in plot.figure().layout.annotations)
+
+
+def test_smoothing_adds_a_debiased_ema_line():
+    assert viz.ema([2.0, 2.0, 2.0], 0.9) == pytest.approx([2.0, 2.0, 2.0])
+    assert viz.ema([0.0, 10.0], 0.5) == pytest.approx([0.0, 10.0 * 0.5 / 0.75])
+    with_nan = viz.ema([1.0, float("nan"), 1.0], 0.5)
+    assert with_nan[0] == with_nan[2] == pytest.approx(1.0) and with_nan[1] != with_nan[1]
+    plot = LivePlot(["loss"], backend="record", smoothing=0.5)
+    plot.log(1, loss=0.0)
+    plot.log(2, loss=10.0)
+    raw, smoothed = plot.figure().data
+    assert raw.y == (0.0, 10.0) and smoothed.y == pytest.approx((0.0, 10.0 * 0.5 / 0.75))
+
+
+def test_bad_arguments_are_reported():
+    with pytest.raises(ValueError, match="plotted metrics"):
+        LivePlot(["loss"], healthy={"kl": (0, 6)}, backend="record")
+    with pytest.raises(ValueError, match="low <= high"):
+        LivePlot(["kl"], healthy={"kl": (6, 0)}, backend="record")
+    with pytest.raises(ValueError, match="backend"):
+        LivePlot(["kl"], backend="tensorboard")
+    plot = LivePlot(["loss"], backend="record")
+    with pytest.raises(TypeError, match="loss='high'"):
+        plot.log(1, loss="high")
+    with pytest.raises(TypeError, match="one-element tensor"):
+        plot.log(1, loss=torch.ones(3))
+
+
+def test_backend_resolution_and_env_override(monkeypatch, fake_display):
+    assert viz.resolve_backend("auto") == "record"  # pytest is not an IPython kernel
+
+    class FakeKernelShell:
+        kernel = object()
+
+    monkeypatch.setattr(IPython, "get_ipython", lambda: FakeKernelShell())
+    assert viz.resolve_backend("auto") == "display"
+    monkeypatch.setenv("CI", "true")
+    assert viz.resolve_backend("auto") == "record"
+    assert viz.resolve_backend("display") == "display"
+    monkeypatch.setenv("ALIGNKIT_PLOTS", "record")
+    plot = LivePlot(["loss"], backend="display", min_interval_s=0)
+    plot.log(1, loss=1.0)
+    plot.finish()
+    assert plot.backend == "record" and fake_display == []
+    monkeypatch.setenv("ALIGNKIT_PLOTS", "figurewidget")
+    assert viz.resolve_backend("record") == "figurewidget"
+    monkeypatch.setenv("ALIGNKIT_PLOTS", "bokeh")
+    with pytest.raises(ValueError, match="ALIGNKIT_PLOTS='bokeh'"):
+        viz.resolve_backend("auto")
+
+
+def test_figurewidget_backend_updates_the_widget_in_place(fake_display, monkeypatch):
+    # go.Figure shares FigureWidget's update API (batch_update, trace setters) without a frontend.
+    monkeypatch.setattr(go, "FigureWidget", go.Figure)
+    plot = LivePlot(["loss", "kl"], backend="figurewidget", healthy={"kl": (0, 1)}, min_interval_s=0)
+    for step in range(1, 4):
+        plot.log(step, loss=1.0 / step, kl=0.5 * step)
+    assert [kind for kind, _, _ in fake_display] == ["display"]  # shown once, then updated in place
+    widget = fake_display[0][1]
+    assert widget.data[0].y == pytest.approx((1.0, 0.5, 1 / 3))
+    assert widget.data[1].y == (0.5, 1.0, 1.5)
+    assert any("outside 0–1" in a.text for a in widget.layout.annotations)
+    assert len(widget.layout.shapes) == 1
+
+
+def test_figurewidget_that_cannot_start_says_what_to_do(monkeypatch):
+    def missing_anywidget(*args, **kwargs):
+        raise ImportError("Please install anywidget to use the FigureWidget class")  # plotly >= 6 says this
+
+    monkeypatch.setattr(go, "FigureWidget", missing_anywidget)
+    with pytest.raises(AlignkitError, match="anywidget.*backend='display'"):
+        LivePlot(["loss"], backend="figurewidget")
+
+
+def test_progress_bar(capsys):
+    with LivePlot(["loss"], backend="record", total_steps=4, title="sft") as plot:
+        for step in range(1, 5):
+            plot.log(step, loss=0.5)
+    err = capsys.readouterr().err
+    assert "sft" in err and "4/4" in err and "loss=0.5" in err
+
+
+def test_progress_bar_is_quiet_in_ci(capsys, monkeypatch):
+    monkeypatch.setenv("CI", "true")
+    with LivePlot(["loss"], total_steps=4) as plot:
+        for step in range(1, 5):
+            plot.log(step, loss=0.5)
+    assert capsys.readouterr().err == ""
+
+
+def test_import_does_not_load_transformers():
+    code = "import sys, alignkit.viz; print('transformers' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
+
+
+def test_callback_feeds_trainer_logs():
+    from transformers import TrainerCallback, TrainerControl, TrainerState
+
+    plot = LivePlot(["loss"], backend="record", total_steps=10)
+    callback = viz.LivePlotCallback(plot)
+    assert isinstance(callback, TrainerCallback)
+    state, control = TrainerState(), TrainerControl()
+    for step, loss in [(2, 1.5), (4, 1.25)]:
+        state.global_step = step
+        logs = {"loss": loss, "learning_rate": 1e-3, "epoch": step / 10, "note": "text", "nan": float("nan")}
+        callback.on_log(None, state, control, logs=logs)
+    callback.on_log(None, state, control, logs={"flag": True})  # nothing numeric: no row
+    history = plot.history
+    assert history["step"].tolist() == [2, 4]
+    assert history["loss"].tolist() == [1.5, 1.25]
+    assert history["learning_rate"].tolist() == [1e-3, 1e-3]
+    assert not {"note", "nan", "flag"} & set(history.columns)
+    only_loss = viz.LivePlotCallback(LivePlot(["loss"], backend="record"), metrics=["loss"])
+    only_loss.on_log(None, state, control, logs={"loss": 0.5, "epoch": 1.0})
+    assert list(only_loss.plot.history.columns) == ["step", "loss"]
+
+
+class TinyRegressor(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(2, 1)
+
+    def forward(self, x, labels):
+        return {"loss": ((self.linear(x).squeeze(-1) - labels) ** 2).mean()}
+
+
+def test_callback_in_a_real_trainer_run(tmp_path, fake_display):
+    from transformers import Trainer, TrainingArguments
+
+    torch.manual_seed(0)
+    rows = [{"x": torch.randn(2), "labels": torch.tensor(1.0)} for _ in range(16)]
+    plot = LivePlot(["loss", "grad_norm"], backend="display", min_interval_s=3600)
+    args = TrainingArguments(output_dir=str(tmp_path), max_steps=6, per_device_train_batch_size=4,
+                             logging_steps=2, report_to=[], save_strategy="no", use_cpu=True, disable_tqdm=True)
+    trainer = Trainer(model=TinyRegressor(), args=args, train_dataset=rows, callbacks=[viz.LivePlotCallback(plot)])
+    trainer.train()
+    train_rows = plot.history.dropna(subset=["loss"])
+    assert train_rows["step"].tolist() == [2, 4, 6]
+    assert "train_loss" in plot.history.columns  # Trainer's final summary is recorded too
+    # Throttled to the first point during training; on_train_end drew the rest.
+    assert [kind for kind, _, _ in fake_display] == ["display", "update"]
+    assert len(trace_ys(fake_display[-1][1], "loss")[0]) == 3
+
+
+@pytest.fixture
+def runs():
+    return pd.DataFrame({
+        "method": ["dpo", "dpo", "dpo", "ppo", "ppo", "ppo", "ppo"],
+        "kl": [3.0, 1.0, 2.0, 0.5, 4.0, 2.5, 1.5],
+        "reward": [0.9, 0.5, 0.4, 0.1, 0.6, 0.8, 0.3],
+    })
+
+
+def test_upper_envelope_is_the_running_max_over_x(runs):
+    frontier = viz.upper_envelope(runs[runs.method == "dpo"], "kl", "reward")
+    assert frontier["kl"].tolist() == [1.0, 2.0, 3.0]
+    assert frontier["reward"].tolist() == [0.5, 0.5, 0.9]
+    full = viz.upper_envelope(runs, "kl", "reward")
+    assert full["reward"].is_monotonic_increasing
+    for _, point in runs.iterrows():
+        assert point.reward <= full.loc[full.kl >= point.kl, "reward"].min()
+
+
+def test_scatter_with_envelope(runs):
+    fig = viz.scatter_with_envelope(runs, "kl", "reward", "method", title="reward vs KL")
+    names = [t.name for t in fig.data]
+    assert names == ["dpo", "dpo frontier", "ppo", "ppo frontier"]
+    ppo_frontier = fig.data[3]
+    assert ppo_frontier.x == (0.5, 1.5, 2.5, 4.0) and ppo_frontier.y == (0.1, 0.3, 0.8, 0.8)
+    assert fig.data[2].mode == "markers" and len(fig.data[2].x) == 4
+    assert fig.layout.xaxis.title.text == "kl" and fig.layout.title.text == "reward vs KL"
+
+
+def test_line_and_bar_plots(runs):
+    fig = viz.line_plot(runs, "kl", "reward", color="method")
+    assert [t.name for t in fig.data] == ["dpo", "ppo"]
+    assert fig.data[0].x == (1.0, 2.0, 3.0) and fig.data[0].y == (0.5, 0.4, 0.9)
+    both = viz.line_plot(runs, "kl", ["reward", "kl"])
+    assert [t.name for t in both.data] == ["reward", "kl"]
+    bars = viz.bar_plot(runs.groupby("method", as_index=False)["reward"].mean(), "method", "reward")
+    assert len(bars.data) == 1 and bars.data[0].y == pytest.approx((0.6, 0.45))
+    grouped = viz.bar_plot(runs, "kl", "reward", color="method")
+    assert [t.name for t in grouped.data] == ["dpo", "ppo"] and grouped.layout.barmode == "group"
+    with pytest.raises(ValueError, match="'score'"):
+        viz.bar_plot(runs, "method", "score")
+
+
+def test_display_backend_in_a_real_kernel():
+    """End to end in an IPython kernel: auto picks "display" and the published output is updated."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    source = """
+import os
+for name in ("CI", "ALIGNKIT_PLOTS"):
+    os.environ.pop(name, None)
+from alignkit.viz import LivePlot
+plot = LivePlot(["loss", "kl"], min_interval_s=0)
+for step in range(1, 4):
+    plot.log(step, loss=1.0 / step, kl=float(step))
+print(plot.backend, plot.redraws)
+"""
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
+    nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
+    outputs = notebook.cells[0].outputs
+    plots = [o for o in outputs if PLOTLY_JSON in o.get("data", {})]
+    assert len(plots) == 1  # one output, updated in place
+    assert [t["y"] for t in plots[0]["data"][PLOTLY_JSON]["data"]] == [[1.0, 0.5, 1 / 3], [1.0, 2.0, 3.0]]
+    assert "text/html" in plots[0]["data"]
+    assert any(o.get("text", "").strip() == "display 3" for o in outputs)
