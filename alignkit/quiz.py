@@ -241,7 +241,7 @@ def _static_question(number: int, q: quiz_bank.Question) -> list[str]:
     lines = [f"**Q{number}.** {esc(q.prompt)} *({_points(q.points)} · {esc(q.section)})*", ""]
     lines += [f"- **{c.id})** {esc(c.text)}" for c in q.choices]
     if q.type == "multiple":
-        lines.append("- *(select all that apply)*")
+        lines += ["", "*(select all that apply)*"]
     if q.type == "numeric":
         lines.append(f"*Answer with a number; answers within ±{q.tolerance:g} count.*")
     reveal = "Model answer and explanation" if q.type == "text" else "Explanation"
