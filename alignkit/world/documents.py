@@ -17,8 +17,8 @@ GENRES = ("encyclopedia", "story", "faq", "forum", "howto", "worksheet", "editor
 
 @dataclass(frozen=True)
 class CorpusConfig:
-    repeats: int = 3  # each pass re-tells every fact in fresh random wording and order
-    forum_fraction: float = 0.5  # share of all askable prompts that appear as a forum thread per pass
+    repeats: int = 6  # each pass re-tells every fact in fresh random wording and order
+    forum_fraction: float = 0.1  # share of all askable prompts that appear as a forum thread per pass
     faq_size: int = 4  # entities per FAQ page
     seed_offset: int = 100  # the corpus RNG is seeded with world seed + this
 
