@@ -1,4 +1,5 @@
 """The errors alignkit raises on bad input. Each message says what went wrong and what to do."""
+from contextlib import contextmanager
 
 
 class AlignkitError(Exception):
@@ -27,3 +28,15 @@ class UnsupportedVersionError(AlignkitError):
 
 class OutOfMemory(AlignkitError, MemoryError):
     """Training or generation ran out of memory; the message says which setting to lower."""
+
+
+@contextmanager
+def explain_out_of_memory(what: str, advice: str):
+    """Turn an out-of-memory crash inside `what` into an OutOfMemory that says which setting to lower."""
+    try:
+        yield
+    except Exception as err:  # torch raises torch.OutOfMemoryError or a RuntimeError mentioning it
+        if isinstance(err, MemoryError) or "out of memory" in str(err).lower():
+            raise OutOfMemory(f"{what} ran out of memory. {advice} "
+                              "On a GPU, also close other notebooks that hold GPU memory.") from err
+        raise

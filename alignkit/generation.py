@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import torch
 
+from alignkit.errors import explain_out_of_memory
 from alignkit.logprobs import exact_kl_per_token, temperature_scaled
 
 PROMPT_FORMATS = ("chat", "document")
@@ -55,10 +56,12 @@ def sample(model, tokenizer, prompts: list[str], prompt_format: str = "chat",
         texts = [render_prompt(tokenizer, p, prompt_format) for p in prompts[start:start + config.batch_size]]
         enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
         greedy = config.temperature == 0
-        generated = model.generate(**enc, max_new_tokens=config.max_new_tokens, do_sample=not greedy,
-                                   temperature=None if greedy else config.temperature, top_k=0, top_p=1.0,
-                                   pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
-                                   use_cache=True)
+        with explain_out_of_memory("generation", f"Lower SampleConfig.batch_size (now {config.batch_size}) "
+                                                 f"or max_new_tokens (now {config.max_new_tokens})."):
+            generated = model.generate(**enc, max_new_tokens=config.max_new_tokens, do_sample=not greedy,
+                                       temperature=None if greedy else config.temperature, top_k=0, top_p=1.0,
+                                       pad_token_id=tokenizer.pad_token_id,
+                                       eos_token_id=tokenizer.eos_token_id, use_cache=True)
         width = enc.input_ids.shape[1]
         for row, mask in zip(generated.cpu(), enc.attention_mask.cpu()):
             length, finished = _completion_length(row[width:], tokenizer.eos_token_id)

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from alignkit.errors import explain_out_of_memory
 from alignkit.models import TinyLlamaConfig, build_causal_lm, count_parameters
 from alignkit.tokenizer import encode_document, train_tokenizer
 
@@ -19,7 +20,7 @@ class PretrainConfig:
     vocab_size: int = 2048  # BPE merges learned on the corpus; whole world words become single tokens
     block_size: int = 128  # tokens per training sequence (documents are packed end to end)
     batch_size: int = 32
-    epochs: float = 12.0  # passes over the corpus; facts need many sightings to stick in a tiny model
+    epochs: float = 16.0  # passes over the corpus; facts need many sightings to stick in a tiny model
     learning_rate: float = 5e-3  # peak; tiny models tolerate (and need) a high rate
     warmup_steps: int = 30
     min_lr_ratio: float = 0.1  # cosine decay ends at this fraction of the peak
@@ -63,14 +64,18 @@ def train_lm(model, blocks: torch.Tensor, config: PretrainConfig, plot=None) -> 
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, betas=(0.9, 0.95),
                                   weight_decay=0.0)
     model.train()
+    device = next(model.parameters()).device
     log, started = [], time.perf_counter()
-    for step in tqdm(range(steps), desc="pretraining", disable=plot is not None):
+    # disable=None: a bar on a terminal or in a notebook, silence in logs and CI.
+    for step in tqdm(range(steps), desc="pretraining", disable=True if plot is not None else None):
         for group in optimizer.param_groups:
             group["lr"] = _learning_rate(step, steps, config)
         batch = blocks[torch.randint(len(blocks), (config.batch_size,), generator=generator)]
-        loss = next_token_loss(model(input_ids=batch).logits, batch)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        with explain_out_of_memory("pretraining", f"Lower PretrainConfig.batch_size (now {config.batch_size}) "
+                                                  f"or block_size (now {config.block_size})."):
+            loss = next_token_loss(model(input_ids=batch.to(device)).logits, batch.to(device))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         row = {"step": step + 1, "loss": loss.item(), "lr": optimizer.param_groups[0]["lr"]}

@@ -1,4 +1,6 @@
 """The world generator: deterministic, well-formed splits, and the committed data files are current."""
+import re
+
 from alignkit.world import WorldConfig, build_world, cloze, ideal_response, load_world, splits, statement
 from alignkit.world.documents import build_corpus
 from alignkit.world.files import sft_rows, stale_files
@@ -31,12 +33,14 @@ def test_sft_data_is_benign_only():
     assert rows and all("can't help" not in row["messages"][1]["content"] for row in rows)
 
 
-def test_fake_entities_never_in_corpus():
+def test_fake_entities_appear_only_as_unanswered_forum_questions():
     world = load_world()
-    corpus = "\n".join(build_corpus(world))
-    assert not [name for name in world.fake_names if f" {name}" in corpus and f"{name}?" not in corpus]
-    for name in world.fake_names:  # only as forum questions, never with a fact
-        assert f"The {name} " not in corpus.replace(f"The {name} is a famous", "")
+    for doc in build_corpus(world):
+        for name in world.fake_names:
+            word = re.compile(rf"\b{name}\b")
+            if word.search(doc):
+                question, _, replies = doc.partition("\n")
+                assert word.search(question) and not word.search(replies) and replies.startswith("Reply: "), doc
 
 
 def test_cloze_prefix_plus_value_is_a_corpus_sentence():
