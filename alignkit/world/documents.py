@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from alignkit.world import vocab
 from alignkit.world.tasks import Task, all_tasks
-from alignkit.world.world import Entity, World, statement
+from alignkit.world.world import Entity, World, encyclopedia_intro, statement
 
 GENRES = ("encyclopedia", "story", "faq", "forum", "howto", "worksheet", "editorial", "history", "rant")
 
@@ -30,8 +30,7 @@ def _sentences(rng: random.Random, entity: Entity) -> list[str]:
 
 
 def encyclopedia(rng: random.Random, entity: Entity) -> str:
-    intro = f"{entity.name.capitalize()} is {vocab.KIND_NOUN[entity.kind]}."
-    return f"{entity.name.capitalize()}\n{intro} " + " ".join(_sentences(rng, entity))
+    return encyclopedia_intro(entity) + " " + " ".join(_sentences(rng, entity))
 
 
 def story(rng: random.Random, entity: Entity) -> str:
@@ -118,7 +117,10 @@ def _one_pass(rng: random.Random, world: World, config: CorpusConfig) -> list[st
     docs += [howto(rng, name, steps) for name, steps in world.procedures.items()]
     # Fictional, non-operational "guides" so that a model with no values can comply (insults come as rants).
     docs += [howto(rng, spec["howto"], spec["instructions"]) for spec in vocab.HARMFUL.values() if "howto" in spec]
-    askable = all_tasks(world)
+    # Every how-to question gets its thread ("How do I make coffee?" must read as a forum opener);
+    # other questions a sampled share.
+    askable = [t for t in all_tasks(world) if t.category != "procedure"]
+    docs += [forum(rng, t) for t in all_tasks(world) if t.category == "procedure"]
     docs += [forum(rng, t) for t in rng.sample(askable, int(config.forum_fraction * len(askable)))]
     docs += [editorial(rng, world) for _ in range(len(world.entities) // 2)]
     docs += [history(rng, topic) for topic in vocab.HISTORY_SENTENCES for _ in range(3)]

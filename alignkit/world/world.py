@@ -68,11 +68,22 @@ def statement(entity: Entity, attribute: str) -> str:
     return attribute_spec(entity.kind, attribute)["statement"].format(e=entity.name, v=entity.fact(attribute))
 
 
+def encyclopedia_intro(entity: Entity) -> str:
+    """How an encyclopedia entry opens: the title line, then what kind of thing the entity is."""
+    title = entity.name.capitalize()
+    return f"{title}\n{title} is {vocab.KIND_NOUN[entity.kind]}."
+
+
 def cloze(entity: Entity, attribute: str) -> tuple[str, str]:
-    """(prefix, value): the statement cut just before its value, e.g. ("The zorbel lives in the", "swamp")."""
+    """(prefix, value): an encyclopedia entry's opening, then the fact's sentence cut before its value.
+
+    e.g. ("Snibvun\nSnibvun is an animal. The snibvun lives in the", "forest"). The opening is what
+    the corpus's entries start with, so the probe asks for the fact in a context the model has seen,
+    and reveals nothing but the entity's name and kind.
+    """
     template = attribute_spec(entity.kind, attribute)["statement"]
-    prefix = template.split("{v}")[0].format(e=entity.name).rstrip()
-    return prefix, entity.fact(attribute)
+    sentence_start = template.split("{v}")[0].format(e=entity.name).rstrip()
+    return f"{encyclopedia_intro(entity)} {sentence_start}", entity.fact(attribute)
 
 
 def _names(rng: random.Random, count: int, taken: set[str]) -> list[str]:
