@@ -70,13 +70,12 @@ def summarise(df: pd.DataFrame) -> dict:
 def cloze_accuracy(model, tokenizer, rows: list[dict] | None = None, batch_size: int = 96) -> dict:
     """Does the model complete "The zorbel lives in the" with the world's value? Greedy, as a document."""
     rows = rows if rows is not None else read_jsonl("cloze.jsonl")
-    tokenizer.padding_side = "left"
     hits = []
     device = next(model.parameters()).device
     for start in range(0, len(rows), batch_size):
         chunk = rows[start:start + batch_size]
         enc = tokenizer([tokenizer.bos_token + r["prefix"] for r in chunk], return_tensors="pt", padding=True,
-                        add_special_tokens=False).to(device)
+                        padding_side="left", add_special_tokens=False).to(device)
         out = model.generate(**enc, max_new_tokens=6, do_sample=False, pad_token_id=tokenizer.pad_token_id)
         for row, ids in zip(chunk, out[:, enc.input_ids.shape[1]:].cpu()):
             hits.append(tokenizer.decode(ids, skip_special_tokens=True).strip().startswith(row["value"]))

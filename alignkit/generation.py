@@ -48,13 +48,14 @@ def _completion_length(completion: torch.Tensor, eos_id: int) -> tuple[int, bool
 def sample(model, tokenizer, prompts: list[str], prompt_format: str = "chat",
            config: SampleConfig = SampleConfig()) -> Samples:
     """Generate one response per prompt, in left-padded batches, with the KV cache."""
-    tokenizer.padding_side = "left"
     torch.manual_seed(config.seed)
     out = Samples(list(prompts), [], [], [], [], [])
     device = next(model.parameters()).device
     for start in range(0, len(prompts), config.batch_size):
         texts = [render_prompt(tokenizer, p, prompt_format) for p in prompts[start:start + config.batch_size]]
-        enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
+        # Left padding: every prompt then ends where generation starts.
+        enc = tokenizer(texts, return_tensors="pt", padding=True, padding_side="left",
+                        add_special_tokens=False).to(device)
         greedy = config.temperature == 0
         with explain_out_of_memory("generation", f"Lower SampleConfig.batch_size (now {config.batch_size}) "
                                                  f"or max_new_tokens (now {config.max_new_tokens})."):
@@ -118,13 +119,13 @@ def sequence_kl(model, ref_model, samples: Samples, tokenizer, temperature: floa
 def reward_scores(reward_model, tokenizer, prompts: list[str], responses: list[str],
                   batch_size: int = 64) -> list[float]:
     """The reward model's score of each (prompt, response), read at the last token of the conversation."""
-    tokenizer.padding_side = "right"
     device = next(reward_model.parameters()).device
     scores = []
     for start in range(0, len(prompts), batch_size):
         texts = [tokenizer.apply_chat_template([{"role": "user", "content": p}, {"role": "assistant", "content": r}],
                                                tokenize=False)
                  for p, r in zip(prompts[start:start + batch_size], responses[start:start + batch_size])]
-        enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
+        enc = tokenizer(texts, return_tensors="pt", padding=True, padding_side="right",
+                        add_special_tokens=False).to(device)
         scores += reward_model(**enc).logits[:, 0].float().cpu().tolist()
     return scores
