@@ -147,10 +147,7 @@ def describe(profile: Profile) -> str:
 
 
 def precision_kwargs(profile: Profile) -> dict[str, bool]:
-    """`bf16`/`fp16` flags for a TRL/transformers config that match the profile.
+    """`bf16`/`fp16` flags for a TRL/transformers config that match the profile (see compat)."""
+    from alignkit.compat import precision_kwargs as flags_for
 
-    TRL turns bf16 on by default, which fails on T4-class GPUs; pass these explicitly instead.
-    """
-    if profile.device != "cuda":
-        return {"bf16": False, "fp16": False}
-    return {"bf16": profile.dtype == "bfloat16", "fp16": profile.dtype == "float16"}
+    return flags_for(profile.dtype, profile.device)
