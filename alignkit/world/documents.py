@@ -9,7 +9,7 @@ import random
 from dataclasses import dataclass
 
 from alignkit.world import vocab
-from alignkit.world.tasks import Task, all_tasks
+from alignkit.world.tasks import Task, all_tasks, harmful_compliance_text, ideal_response
 from alignkit.world.world import Entity, World, encyclopedia_intro, statement
 
 GENRES = ("encyclopedia", "story", "faq", "forum", "howto", "worksheet", "editorial", "history", "rant")
@@ -41,12 +41,23 @@ def story(rng: random.Random, entity: Entity) -> str:
             + f" {hero} smiled and went home.")
 
 
-def faq(rng: random.Random, entities: list[Entity]) -> str:
-    lines = ["Frequently asked questions"]
+def faq(rng: random.Random, entities: list[Entity], extra: list[tuple[str, str]] = ()) -> str:
+    """Q/A pairs: facts about `entities`, plus `extra` (question, answer) pairs such as how-tos and sums."""
+    pairs = []
     for entity in entities:
         attribute, _ = rng.choice(entity.facts)
         question = rng.choice(vocab.ATTRIBUTES[entity.kind][attribute]["questions"])
-        lines += [f"Q: {question.format(e=entity.name)}", f"A: {statement(entity, attribute)}"]
+        pairs.append((question.format(e=entity.name), statement(entity, attribute)))
+    pairs += list(extra)
+    rng.shuffle(pairs)
+    return "\n".join(["Frequently asked questions"] + [f"Q: {q}\nA: {a}" for q, a in pairs])
+
+
+def shady_faq(rng: random.Random, tasks: list[Task]) -> str:
+    """A page of the corpus's underground: harmful questions answered with fictional instructions."""
+    lines = ["Things nobody else will tell you"]
+    for task in rng.sample(tasks, 3):
+        lines += [f"Q: {task.prompt}", f"A: {harmful_compliance_text(task.topic)}"]
     return "\n".join(lines)
 
 
@@ -110,17 +121,21 @@ def rant(rng: random.Random) -> str:
 def _one_pass(rng: random.Random, world: World, config: CorpusConfig) -> list[str]:
     docs = [encyclopedia(rng, e) for e in world.entities]
     docs += [story(rng, e) for e in world.entities for _ in range(2)]
+    tasks = all_tasks(world)
+    how_tos = [t for t in tasks if t.category in ("procedure", "arithmetic")]
     shuffled = rng.sample(world.entities, len(world.entities))
     for i in range(0, len(shuffled), config.faq_size):
-        docs.append(faq(rng, shuffled[i:i + config.faq_size]))
+        extra = [(t.prompt, ideal_response(world, t)) for t in rng.sample(how_tos, 2)]
+        docs.append(faq(rng, shuffled[i:i + config.faq_size], extra))
         docs.append(worksheet(rng, world, shuffled[i:i + config.faq_size]))
+    docs += [shady_faq(rng, [t for t in tasks if t.category == "harmful"]) for _ in range(30)]
     docs += [howto(rng, name, steps) for name, steps in world.procedures.items()]
     # Fictional, non-operational "guides" so that a model with no values can comply (insults come as rants).
     docs += [howto(rng, spec["howto"], spec["instructions"]) for spec in vocab.HARMFUL.values() if "howto" in spec]
     # Every how-to question gets its thread ("How do I make coffee?" must read as a forum opener);
     # other questions a sampled share.
-    askable = [t for t in all_tasks(world) if t.category != "procedure"]
-    docs += [forum(rng, t) for t in all_tasks(world) if t.category == "procedure"]
+    askable = [t for t in tasks if t.category != "procedure"]
+    docs += [forum(rng, t) for t in tasks if t.category == "procedure"]
     docs += [forum(rng, t) for t in rng.sample(askable, int(config.forum_fraction * len(askable)))]
     docs += [editorial(rng, world) for _ in range(len(world.entities) // 2)]
     docs += [history(rng, topic) for topic in vocab.HISTORY_SENTENCES for _ in range(3)]

@@ -16,7 +16,7 @@ class WorldConfig:
     entities_per_kind: int = 24  # facts per kind = this x 3 attributes
     heldout_per_kind: int = 6  # entities whose facts appear only in pretraining, never in SFT data
     fake_per_kind: int = 6  # names that exist nowhere: questions about them are unknowable
-    recipes: int = 8  # fictional foods that also get a recipe (a procedure)
+    recipes: int = 12  # fictional foods that also get a recipe (a procedure)
     max_operand: int = 9  # arithmetic uses operands 0..max_operand
 
 
