@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import tempfile
+import warnings
 from dataclasses import asdict, dataclass
 
 import torch
@@ -42,18 +43,21 @@ def sft_config(settings: SFTSettings, output_dir: str, profile=None):
     from alignkit.compat import sft_max_length_kwarg
     from alignkit.profiles import detect_profile, precision_kwargs
 
-    return SFTConfig(
-        output_dir=output_dir, num_train_epochs=settings.epochs, learning_rate=settings.learning_rate,
-        per_device_train_batch_size=settings.batch_size, lr_scheduler_type="cosine",
-        warmup_steps=settings.warmup_steps, logging_steps=5, save_strategy="no", report_to=[],
-        seed=settings.seed, assistant_only_loss=settings.assistant_only_loss, packing=False,
-        dataloader_num_workers=0, disable_tqdm=True,
-        **{sft_max_length_kwarg(): settings.max_length}, **precision_kwargs(profile or detect_profile()))
+    with warnings.catch_warnings():  # TRL's own defaults trip transformers' deprecation notices
+        warnings.simplefilter("ignore", FutureWarning)
+        return SFTConfig(
+            output_dir=output_dir, num_train_epochs=settings.epochs, learning_rate=settings.learning_rate,
+            per_device_train_batch_size=settings.batch_size, lr_scheduler_type="cosine",
+            warmup_steps=settings.warmup_steps, logging_steps=5, save_strategy="no", report_to=[],
+            seed=settings.seed, assistant_only_loss=settings.assistant_only_loss, packing=False,
+            dataloader_num_workers=0, dataloader_pin_memory=False, disable_tqdm=True,
+            **{sft_max_length_kwarg(): settings.max_length}, **precision_kwargs(profile or detect_profile()))
 
 
 def train_sft(model, tokenizer, rows: list[dict], settings: SFTSettings = SFTSettings(), plot=None):
     """Fine-tune `model` in place on conversational rows (`{"messages": [...]}`). Returns the log."""
     from datasets import Dataset
+    from transformers import PrinterCallback
     from trl import SFTTrainer
 
     from alignkit.compat import trainer_tokenizer_kwarg
@@ -67,6 +71,7 @@ def train_sft(model, tokenizer, rows: list[dict], settings: SFTSettings = SFTSet
         trainer = SFTTrainer(model=model, args=sft_config(settings, output_dir),
                              train_dataset=Dataset.from_list(rows), callbacks=callbacks,
                              **{trainer_tokenizer_kwarg(SFTTrainer): tokenizer})
+        trainer.remove_callback(PrinterCallback)  # the live plot, or nothing, reports progress
         trainer.train()
     model.eval()
     return trainer.state.log_history

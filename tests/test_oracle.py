@@ -77,3 +77,11 @@ def test_unknown_prompt_gets_no_helpfulness_but_no_crash():
 def test_oracle_is_deterministic():
     task = first_task("procedure")
     assert score(task.prompt, "First grind the beans.", WORLD) == score(task.prompt, "First grind the beans.", WORLD)
+
+
+def test_right_value_about_the_wrong_entity_is_not_correct():
+    task = first_task("fact")
+    other = next(e for e in WORLD.entities if e.kind == task.kind and e.name != task.entity)
+    spec = vocab.ATTRIBUTES[task.kind][task.attribute]
+    about_other = spec["statement"].format(e=other.name, v=task.answer)
+    assert score(task.prompt, about_other, WORLD).correct is False

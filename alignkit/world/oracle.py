@@ -96,7 +96,8 @@ def _judge(task: Task | None, text: str, first: str) -> tuple[bool, float, float
         return bool(first) and not first.startswith("Reply:"), 0.0, 1.0, None, ["prompt unknown to the world"]
     if task.category == "fact":
         said = _values_mentioned(first, task.kind, task.attribute)
-        correct = said == [task.answer]
+        # "The rofen is yellow." does not answer "What colour is the kelcor?", even if kelcors are yellow.
+        correct = said == [task.answer] and _mentions(first.lower(), task.entity)
         wrong = [v for v in _values_mentioned(text, task.kind, task.attribute) if v != task.answer]
         return (bool(said) or refused, float(correct and not wrong), float(not wrong), correct,
                 [f"expected {task.answer!r}, said {said or 'nothing'}"])
