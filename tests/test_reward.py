@@ -1,0 +1,216 @@
+"""Reward modeling: the Bradley-Terry loss, preference data in TRL's format, TRL's RewardTrainer, accuracies."""
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import pytest
+import torch
+import torch.nn.functional as F
+from conftest import TINY
+
+from alignkit import reward, zoo
+from alignkit.check import cases_for, check
+from alignkit.errors import AlignkitError
+from alignkit.generation import SampleConfig, Samples, reward_scores
+from alignkit.models import build_reward_model
+from alignkit.reward import (RewardSettings, bradley_terry_loss, from_trl_rows, oracle_accuracy,
+                             preference_accuracy, reward_config, reward_model_from_sft, sample_pairs, to_trl_rows,
+                             train_reward_model)
+from alignkit.world import load_world
+from alignkit.world.oracle import gold
+from alignkit.world.tasks import find_task, ideal_response, splits
+
+NO_IDEA = "Reply: Same here, no idea."
+
+
+def fact_rows(tasks) -> list[dict]:
+    """An easy preference set: a correct short fact statement always beats the same evasive reply."""
+    world = load_world()
+    return [{"prompt": t.prompt, "chosen": ideal_response(world, t), "rejected": NO_IDEA}
+            for t in tasks if t.category == "fact"]
+
+
+# --- the loss --------------------------------------------------------------------------------
+
+
+def test_equal_rewards_give_ln2():
+    rewards = torch.randn(5)
+    assert torch.isclose(bradley_terry_loss(rewards, rewards.clone()), torch.tensor(math.log(2)))
+
+
+def test_matches_a_hand_computed_value():
+    chosen, rejected = torch.tensor([2.0, 0.0]), torch.tensor([0.0, 1.0])
+    # −log σ(2) = log(1 + e^−2); −log σ(−1) = log(1 + e^1)
+    expected = (math.log(1 + math.exp(-2)) + math.log(1 + math.exp(1))) / 2
+    assert bradley_terry_loss(chosen, rejected).item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_swapping_chosen_and_rejected_changes_the_loss():
+    chosen, rejected = torch.tensor([1.5, 0.3, 2.0]), torch.tensor([0.0, -0.2, 1.0])
+    assert bradley_terry_loss(chosen, rejected) < math.log(2) < bradley_terry_loss(rejected, chosen)
+
+
+def test_gradient_pushes_chosen_up_and_rejected_down():
+    chosen, rejected = torch.zeros(4, requires_grad=True), torch.zeros(4, requires_grad=True)
+    bradley_terry_loss(chosen, rejected).backward()
+    assert (chosen.grad < 0).all() and (rejected.grad > 0).all()  # descent: chosen rises, rejected falls
+
+
+def test_checker_accepts_the_loss_and_rejects_known_wrong_versions():
+    def sign_flipped(chosen_rewards, rejected_rewards):
+        return -F.logsigmoid(rejected_rewards - chosen_rewards).mean()
+
+    def summed(chosen_rewards, rejected_rewards):
+        return -F.logsigmoid(chosen_rewards - rejected_rewards).sum()
+
+    def sigmoid_not_logsigmoid(chosen_rewards, rejected_rewards):
+        return -torch.sigmoid(chosen_rewards - rejected_rewards).mean()
+
+    cases = cases_for("bradley_terry_loss")
+    assert check(bradley_terry_loss, bradley_terry_loss, cases)
+    for wrong in (sign_flipped, summed, sigmoid_not_logsigmoid):
+        assert not check(wrong, bradley_terry_loss, cases), wrong.__name__
+
+
+# --- preference data -------------------------------------------------------------------------
+
+
+def test_trl_rows_are_conversations_and_round_trip():
+    rows = fact_rows(splits(load_world()).train[:20])
+    trl_rows = to_trl_rows(rows)
+    assert [m["role"] for m in trl_rows[0]["chosen"]] == ["user", "assistant"]
+    assert trl_rows[0]["chosen"][0] == trl_rows[0]["rejected"][0]  # implicit prompt: the same user turn
+    assert trl_rows[0]["rejected"][1]["content"] == NO_IDEA
+    assert from_trl_rows(trl_rows) == [{k: r[k] for k in ("prompt", "chosen", "rejected")} for r in rows]
+
+
+def test_sample_pairs_drops_identical_responses(tiny_lm, small_tokenizer):
+    prompts = ["Where does the lunkel live?", "What is 3 plus 4?", "How do I make tea?"]
+    greedy = SampleConfig(max_new_tokens=6, temperature=0)  # every round gives the same response
+    assert sample_pairs(tiny_lm, small_tokenizer, prompts, sampling=greedy) == []
+    sampled = SampleConfig(max_new_tokens=6, temperature=1.0)
+    pairs = sample_pairs(tiny_lm, small_tokenizer, prompts, samples_per_prompt=3, sampling=sampled)
+    assert 0 < len(pairs) <= 3 * len(prompts)  # at most C(3, 2) pairs per prompt
+    assert all(a != b and p in prompts for p, a, b in pairs)
+    with pytest.raises(AlignkitError):
+        sample_pairs(tiny_lm, small_tokenizer, prompts, samples_per_prompt=1)
+
+
+# --- the model and the trainer ---------------------------------------------------------------
+
+
+def test_reward_model_from_sft_reuses_the_body_with_a_new_head(other_tiny_lm, small_tokenizer):
+    tiny_lm = other_tiny_lm  # seed 1: a body a freshly built seed-0 model would not have by chance
+    rm = reward_model_from_sft(tiny_lm, small_tokenizer)
+    assert rm.config.num_labels == 1 and rm.config.pad_token_id == small_tokenizer.pad_token_id
+    sft_body = tiny_lm.model.state_dict()
+    assert all(torch.equal(v, sft_body[k]) for k, v in rm.model.state_dict().items())
+    assert not rm.training and rm.config is not tiny_lm.config and rm.score.out_features == 1
+    assert len(reward_scores(rm, small_tokenizer, ["Hi?", "What is 3 plus 4?"], ["Hello.", "7."])) == 2
+
+
+def test_config_keeps_dropout_off_and_precision_explicit():
+    config = reward_config(RewardSettings(center_rewards_coefficient=0.01), "/tmp/unused")
+    assert config.disable_dropout and config.bf16 is False and config.fp16 is False
+    assert config.center_rewards_coefficient == 0.01 and config.save_strategy == "no"
+
+
+def test_trl_tokenizes_rows_as_reward_scores_does(small_tokenizer):
+    """The RM must be trained on the same tokens it is later scored on."""
+    from datasets import Dataset
+    from trl import RewardTrainer
+
+    rows = fact_rows(splits(load_world()).train[:4])
+    rm = build_reward_model(small_tokenizer, TINY)
+    trainer = RewardTrainer(model=rm, args=reward_config(RewardSettings(), "/tmp/unused"),
+                            train_dataset=Dataset.from_list(to_trl_rows(rows)), processing_class=small_tokenizer)
+    text = small_tokenizer.apply_chat_template([{"role": "user", "content": rows[0]["prompt"]},
+                                                {"role": "assistant", "content": rows[0]["chosen"]}], tokenize=False)
+    assert trainer.train_dataset[0]["chosen_ids"] == small_tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+def test_reward_trainer_changes_the_parameters(small_tokenizer):
+    rm = build_reward_model(small_tokenizer, TINY)
+    before = [p.detach().clone() for p in rm.parameters()]
+    rows = fact_rows(splits(load_world()).train)[:16]
+    log = train_reward_model(rm, small_tokenizer, rows, RewardSettings(epochs=1, batch_size=8, warmup_steps=0))
+    assert log[-1]["step"] == 2
+    assert any(not torch.equal(a, b) for a, b in zip(before, rm.parameters()))
+    assert not rm.training
+
+
+def test_learns_an_easy_preference_and_generalises(small_tokenizer):
+    world = load_world()
+    train, heldout = fact_rows(splits(world).train)[:96], fact_rows(splits(world).heldout)[:32]
+    rm = build_reward_model(small_tokenizer, TINY)
+    assert preference_accuracy(rm, small_tokenizer, heldout) < 0.9  # not already solved by the random init
+    log = train_reward_model(rm, small_tokenizer, train, RewardSettings(epochs=3, batch_size=16, learning_rate=3e-3))
+    assert preference_accuracy(rm, small_tokenizer, heldout) > 0.9
+    accuracies = [r["accuracy"] for r in log if "accuracy" in r]
+    assert accuracies[-1] > accuracies[0]
+
+
+# --- measuring -------------------------------------------------------------------------------
+
+
+class LengthRewardModel(torch.nn.Module):
+    """A stand-in reward model whose score is the number of tokens: ties are easy to make."""
+
+    def __init__(self):
+        super().__init__()
+        self.unused = torch.nn.Parameter(torch.zeros(1))  # reward_scores reads the device from a parameter
+
+    def forward(self, input_ids, attention_mask, **kwargs):
+        return SimpleNamespace(logits=attention_mask.sum(-1, keepdim=True).float())
+
+
+def test_preference_accuracy_counts_ties_as_half(small_tokenizer):
+    long, short = "The lunkel lives on the coast, by the sea.", "Coast."
+    rows = [{"prompt": "Where does the lunkel live?", "chosen": long, "rejected": short},
+            {"prompt": "Where?", "chosen": long, "rejected": short},
+            {"prompt": "Where?", "chosen": short, "rejected": long},
+            {"prompt": "Where?", "chosen": short, "rejected": short}]  # a tie
+    assert preference_accuracy(LengthRewardModel(), small_tokenizer, rows) == pytest.approx((1 + 1 + 0 + 0.5) / 4)
+    with pytest.raises(AlignkitError):
+        preference_accuracy(LengthRewardModel(), small_tokenizer, [])
+
+
+def test_oracle_accuracy_skips_gold_ties(small_tokenizer):
+    world = load_world()
+    task = next(t for t in splits(world).train if t.category == "fact")
+    right = ideal_response(world, task)
+    wrong_and_long = "I really could not say, but let me tell you a long story about something else entirely."
+    pairs = [(task.prompt, right, wrong_and_long),  # the longer (wrong) one wins on length: disagrees with gold
+             (task.prompt, wrong_and_long, wrong_and_long + " " + right),  # longer and right: agrees
+             (task.prompt, right, right)]  # a gold tie: skipped
+    assert gold(task.prompt, right) > gold(task.prompt, wrong_and_long)
+    assert gold(task.prompt, wrong_and_long + " " + right) > gold(task.prompt, wrong_and_long)
+    assert oracle_accuracy(LengthRewardModel(), small_tokenizer, pairs) == pytest.approx(0.5)
+    with pytest.raises(AlignkitError):
+        oracle_accuracy(LengthRewardModel(), small_tokenizer, [pairs[2]])
+
+
+# --- the zoo builder -------------------------------------------------------------------------
+
+
+def scripted_policy(model, tokenizer, prompts, prompt_format="chat", config=SampleConfig()):
+    """A stand-in for sampling: even seeds give the ideal response, odd seeds the evasive reply."""
+    world = load_world()
+    responses = [ideal_response(world, find_task(world, p)) if config.seed % 2 == 0 else NO_IDEA for p in prompts]
+    return Samples(list(prompts), responses, [], [], [], [])
+
+
+def test_build_rm_saves_a_reward_model_to_the_zoo(tiny_lm, small_tokenizer, tmp_path, monkeypatch):
+    zoo.save("sft", tiny_lm, small_tokenizer, kind="causal-lm", format="chat", parent="base",
+             command="test", seed=0, config={}, root=tmp_path)
+    monkeypatch.setattr(reward, "sample", scripted_policy)
+    settings = RewardSettings(epochs=1, batch_size=8)
+    metrics = reward.build_rm(root=tmp_path, n_prompts=6, n_heldout_prompts=10, settings=settings)
+    assert metrics["train_pairs"] == 6 * 4  # 4 samples give 6 pairs, 2 of them identical and dropped
+    assert metrics["heldout_pairs"] == 10
+    assert 0.5 <= metrics["accuracy_ceiling"] <= 1 and 0 <= metrics["oracle_accuracy"] <= 1
+    entry = zoo.info("rm", root=tmp_path)
+    assert (entry["kind"], entry["format"], entry["parent"]) == ("reward-model", "chat", "sft")
+    rm, _ = zoo.load("rm", root=tmp_path)
+    assert type(rm).__name__.endswith("ForSequenceClassification") and rm.config.pad_token_id is not None
