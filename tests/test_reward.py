@@ -207,10 +207,11 @@ def test_build_rm_saves_a_reward_model_to_the_zoo(tiny_lm, small_tokenizer, tmp_
     monkeypatch.setattr(reward, "sample", scripted_policy)
     settings = RewardSettings(epochs=1, batch_size=8)
     metrics = reward.build_rm(root=tmp_path, n_prompts=6, n_heldout_prompts=10, settings=settings)
-    assert metrics["train_pairs"] == 6 * 4  # 4 samples give 6 pairs, 2 of them identical and dropped
-    assert metrics["heldout_pairs"] == 10
+    # 4 samples per prompt give 6 pairs; the 2 of identical responses are dropped
+    assert (metrics["train_pairs"], metrics["heldout_pairs"]) == (6 * 4, 10 * 4)
     assert 0.5 <= metrics["accuracy_ceiling"] <= 1 and 0 <= metrics["oracle_accuracy"] <= 1
     entry = zoo.info("rm", root=tmp_path)
     assert (entry["kind"], entry["format"], entry["parent"]) == ("reward-model", "chat", "sft")
+    assert entry["metrics"] == metrics and entry["config"]["batch_size"] == 8
     rm, _ = zoo.load("rm", root=tmp_path)
     assert type(rm).__name__.endswith("ForSequenceClassification") and rm.config.pad_token_id is not None
