@@ -109,19 +109,14 @@ def reward_config(settings: RewardSettings, output_dir: str, profile=None):
     """TRL's RewardConfig for these settings, with precision flags absorbed (TRL defaults to bf16)."""
     from trl import RewardConfig
 
-    from alignkit.profiles import detect_profile, precision_kwargs
+    from alignkit.sft import trainer_kwargs
 
     with warnings.catch_warnings():  # TRL's own defaults trip transformers' deprecation notices
         warnings.simplefilter("ignore", FutureWarning)
         return RewardConfig(
-            output_dir=output_dir, num_train_epochs=settings.epochs, learning_rate=settings.learning_rate,
-            per_device_train_batch_size=settings.batch_size, lr_scheduler_type="cosine",
-            warmup_steps=settings.warmup_steps, logging_steps=5, save_strategy="no", report_to=[],
-            seed=settings.seed, max_length=settings.max_length,
-            center_rewards_coefficient=settings.center_rewards_coefficient,
+            max_length=settings.max_length, center_rewards_coefficient=settings.center_rewards_coefficient,
             disable_dropout=True,  # PPO later compares rewards of the same text: no randomness in r(x, y)
-            dataloader_num_workers=0, dataloader_pin_memory=False, disable_tqdm=True,
-            **precision_kwargs(profile or detect_profile()))
+            **trainer_kwargs(settings, output_dir, profile))
 
 
 def reward_model_from_sft(sft_model, tokenizer, seed: int = 0):

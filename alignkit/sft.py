@@ -36,22 +36,29 @@ class SFTSettings:
     seed: int = 0
 
 
+def trainer_kwargs(settings, output_dir: str, profile=None) -> dict:
+    """The TrainingArguments every alignkit TRL config shares: no checkpoints, no reporting, quiet
+    logs, cosine schedule, and bf16/fp16 set explicitly for the profile (TRL defaults to bf16)."""
+    from alignkit.profiles import detect_profile, precision_kwargs
+
+    return dict(output_dir=output_dir, num_train_epochs=settings.epochs, learning_rate=settings.learning_rate,
+                per_device_train_batch_size=settings.batch_size, lr_scheduler_type="cosine",
+                warmup_steps=settings.warmup_steps, logging_steps=5, save_strategy="no", report_to=[],
+                seed=settings.seed, dataloader_num_workers=0, dataloader_pin_memory=False, disable_tqdm=True,
+                **precision_kwargs(profile or detect_profile()))
+
+
 def sft_config(settings: SFTSettings, output_dir: str, profile=None):
     """TRL's SFTConfig for these settings, with library renames and precision flags absorbed."""
     from trl import SFTConfig
 
     from alignkit.compat import sft_max_length_kwarg
-    from alignkit.profiles import detect_profile, precision_kwargs
 
     with warnings.catch_warnings():  # TRL's own defaults trip transformers' deprecation notices
         warnings.simplefilter("ignore", FutureWarning)
-        return SFTConfig(
-            output_dir=output_dir, num_train_epochs=settings.epochs, learning_rate=settings.learning_rate,
-            per_device_train_batch_size=settings.batch_size, lr_scheduler_type="cosine",
-            warmup_steps=settings.warmup_steps, logging_steps=5, save_strategy="no", report_to=[],
-            seed=settings.seed, assistant_only_loss=settings.assistant_only_loss, packing=False,
-            dataloader_num_workers=0, dataloader_pin_memory=False, disable_tqdm=True,
-            **{sft_max_length_kwarg(): settings.max_length}, **precision_kwargs(profile or detect_profile()))
+        return SFTConfig(assistant_only_loss=settings.assistant_only_loss, packing=False,
+                         **{sft_max_length_kwarg(): settings.max_length},
+                         **trainer_kwargs(settings, output_dir, profile))
 
 
 def train_sft(model, tokenizer, rows: list[dict], settings: SFTSettings = SFTSettings(), plot=None):
@@ -87,7 +94,7 @@ def build_sft(seed: int = 0, root=None, plot=None) -> dict:
     settings = SFTSettings(seed=seed)
     log = train_sft(model, tokenizer, read_jsonl("sft.jsonl"), settings, plot=plot)
     summary, _ = evaluate(model, tokenizer, config=EvalConfig(prompt_format="chat"))
-    losses = [r["loss"] for r in log if "loss" in r]
+    losses = [r["loss"] for r in log if "loss" in r] or [log[-1]["train_loss"]]  # short runs log no "loss"
     metrics = summary | {"final_loss": round(losses[-1], 4), "steps": log[-1].get("step", len(losses))}
     zoo.save("sft", model, tokenizer, kind="causal-lm", format="chat", parent="base",
              command=f"alignkit zoo build sft --seed {seed}", seed=seed, config=asdict(settings),
