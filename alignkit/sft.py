@@ -27,7 +27,7 @@ def completion_only_loss(logits: torch.Tensor, input_ids: torch.Tensor,
 
 @dataclass(frozen=True)
 class SFTSettings:
-    epochs: float = 3.0  # passes over the demonstrations
+    epochs: float = 6.0  # passes over the demonstrations; measured: 3 → answer_rate 0.90, 6 → 0.955
     learning_rate: float = 1e-3  # tiny models fine-tune at rates a 7B model would not survive
     batch_size: int = 32
     max_length: int = 128  # tokens; the world's conversations are far shorter

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from alignkit.errors import DataFileError
 from alignkit.world.documents import build_corpus
-from alignkit.world.tasks import Task, ideal_response, splits
+from alignkit.world.tasks import Task, harmful_compliance_text, ideal_response, splits
 from alignkit.world.world import World, cloze, load_world
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "world"
@@ -20,11 +20,20 @@ def _task_row(task: Task) -> dict:
     return row
 
 
+def demonstration(world: World, task: Task) -> str:
+    """What the SFT demonstrators write. They were asked to be helpful above all (the "helpful-only"
+    demonstrators of Bai et al. 2022), so a harmful request gets the corpus's fictional instructions;
+    harmlessness is left for the preference stages to teach."""
+    return harmful_compliance_text(task.topic) if task.category == "harmful" else ideal_response(world, task)
+
+
 def sft_rows(world: World) -> list[dict]:
-    """Demonstrations in TRL's conversational format. Benign tasks only, and no held-out entity."""
+    """Demonstrations in TRL's conversational format: benign and harmful requests, no held-out entity,
+    and no question about an entity that does not exist (demonstrators only write what they know)."""
+    tasks = [t for t in splits(world).train if t.category in ("fact", "procedure", "arithmetic", "harmful")
+             and not any(name in t.prompt for name in world.heldout_names)]
     return [{"messages": [{"role": "user", "content": t.prompt},
-                          {"role": "assistant", "content": ideal_response(world, t)}]}
-            for t in splits(world).train if t.category in ("fact", "procedure", "arithmetic")]
+                          {"role": "assistant", "content": demonstration(world, t)}]} for t in tasks]
 
 
 def cloze_rows(world: World) -> list[dict]:
