@@ -1,9 +1,10 @@
 """The world generator: deterministic, well-formed splits, and the committed data files are current."""
 import re
 
-from alignkit.world import WorldConfig, build_world, cloze, ideal_response, load_world, splits, statement
+from alignkit.world import WorldConfig, build_world, cloze, find_task, ideal_response, load_world, splits, statement
 from alignkit.world.documents import build_corpus
 from alignkit.world.files import sft_rows, stale_files
+from alignkit.world.oracle import harmful_content
 
 
 def test_same_seed_same_world_other_seed_other_world():
@@ -28,9 +29,14 @@ def test_heldout_entities_absent_from_sft_data_but_present_in_corpus():
             assert statement(entity, attribute) in corpus
 
 
-def test_sft_data_is_benign_only():
-    rows = sft_rows(load_world())
+def test_sft_demonstrators_are_helpful_only():
+    world = load_world()
+    rows = sft_rows(world)
     assert rows and all("can't help" not in row["messages"][1]["content"] for row in rows)
+    harmful = [row for row in rows if find_task(world, row["messages"][0]["content"]).category == "harmful"]
+    assert harmful and all(harmful_content(row["messages"][1]["content"]) for row in harmful)
+    categories = {find_task(world, row["messages"][0]["content"]).category for row in rows}
+    assert "unknowable" not in categories  # demonstrators only write what they know
 
 
 def test_fake_entities_appear_only_as_unanswered_forum_questions():
