@@ -18,8 +18,8 @@ import torch.nn.functional as F
 from alignkit.errors import AlignkitError
 from alignkit.generation import render_prompt
 from alignkit.logprobs import sequence_logprobs, shifted_token_logprobs
-from alignkit.reward import _spread, sample_pairs
-from alignkit.world.labelers import LabelerConfig, label_pairs
+from alignkit.reward import final_loss_and_steps, preference_rows
+from alignkit.world.labelers import LabelerConfig
 
 __all__ = [
     "dpo_loss",
@@ -30,7 +30,6 @@ __all__ = [
     "train_dpo",
     "completion_logprobs",
     "implicit_reward_accuracy",
-    "preference_rows",
     "build_dpo",
 ]
 
@@ -188,33 +187,8 @@ def implicit_reward_accuracy(model, ref_model, tokenizer, rows: list[dict], beta
 # --- the zoo checkpoint ----------------------------------------------------------------------
 
 
-def preference_rows(sft_model, tokenizer, *, n_prompts: int | None = None, n_heldout_prompts: int | None = None,
-                    samples_per_prompt: int = 4, seed: int = 0, labeler: LabelerConfig = LabelerConfig()) -> dict:
-    """The reward chapter's data, as `reward.build_rm` makes it: labeled pairs of `sft_model`'s responses.
-
-    Returns {"train": rows, "heldout": rows, "heldout_pairs": unlabeled pairs}; rows are prompt/chosen/rejected
-    strings. Held-out prompts get their own sampling seed and fresh labeler noise.
-    """
-    from alignkit.world.files import read_jsonl
-
-    train_prompts = _spread([r["prompt"] for r in read_jsonl("prompts_train.jsonl")], n_prompts)
-    heldout_prompts = _spread([r["prompt"] for r in read_jsonl("prompts_heldout.jsonl")], n_heldout_prompts)
-    train_pairs = sample_pairs(sft_model, tokenizer, train_prompts, samples_per_prompt=samples_per_prompt, seed=seed)
-    heldout_pairs = sample_pairs(sft_model, tokenizer, heldout_prompts, samples_per_prompt=samples_per_prompt,
-                                 seed=seed + 1000)
-    return {"train": label_pairs(train_pairs, labeler),
-            "heldout": label_pairs(heldout_pairs, replace(labeler, seed=labeler.seed + 1)),
-            "heldout_pairs": heldout_pairs}
-
-
-def final_loss_and_steps(log: list[dict]) -> dict:
-    """The last logged training loss (runs shorter than logging_steps log only train_loss) and the step count."""
-    losses = [r["loss"] for r in log if "loss" in r] or [log[-1]["train_loss"]]
-    return {"final_loss": round(losses[-1], 4), "steps": log[-1].get("step", len(losses))}
-
-
 def build_dpo(seed: int = 0, root=None, plot=None, beta: float | None = None, name: str = "dpo", base: str = "sft",
-              n_prompts: int | None = None, samples_per_prompt: int = 4, n_heldout_prompts: int | None = None,
+              n_prompts: int | None = None, samples_per_prompt: int = 8, n_heldout_prompts: int | None = None,
               settings: DPOSettings | None = None) -> dict:
     """Train `base` with DPO on labeled pairs of `sft`'s responses and save it to the zoo as `name`.
 

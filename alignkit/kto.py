@@ -15,7 +15,8 @@ from dataclasses import asdict, dataclass, replace
 
 import torch
 
-from alignkit.dpo import final_loss_and_steps, implicit_reward_accuracy, preference_rows
+from alignkit.dpo import implicit_reward_accuracy
+from alignkit.reward import final_loss_and_steps, preference_rows
 from alignkit.errors import AlignkitError
 from alignkit.generation import SampleConfig, sample
 from alignkit.world.labelers import Labeler, LabelerConfig
@@ -203,7 +204,7 @@ def train_kto(model, ref_model, tokenizer, rows: list[dict], settings: KTOSettin
 
 
 def build_kto(seed: int = 0, root=None, plot=None, beta: float | None = None, name: str = "kto", base: str = "sft",
-              n_prompts: int | None = None, samples_per_prompt: int = 4, n_heldout_prompts: int | None = None,
+              n_prompts: int | None = None, samples_per_prompt: int = 8, n_heldout_prompts: int | None = None,
               drop_fraction: float = 0.0, settings: KTOSettings | None = None) -> dict:
     """Train `base` with KTO on DPO's labeled pairs, unpaired, and save it to the zoo as `name`.
 

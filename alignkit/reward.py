@@ -32,6 +32,9 @@ __all__ = [
     "train_reward_model",
     "preference_accuracy",
     "oracle_accuracy",
+    "preference_rows",
+    "reward_metrics",
+    "final_loss_and_steps",
     "build_rm",
 ]
 
@@ -95,9 +98,9 @@ def from_trl_rows(trl_rows: list[dict]) -> list[dict]:
 @dataclass(frozen=True)
 class RewardSettings:
     epochs: float = 1.0  # InstructGPT trains its RM for one epoch: a second pass over the same pairs overfits
-    # Measured on sft's samples: 5e-4 fits the training labels up to the labelers' ceiling while
-    # held-out accuracy falls; 2e-4 generalises best of 1e-4, 2e-4 and 5e-4.
-    learning_rate: float = 2e-4
+    # Measured (scripts/device_check.py, 18k pairs): 5e-5 reached 0.586 held-out, 2e-4 0.572, and three
+    # epochs at 1e-4 0.558; higher rates memorise the training pairs (0.92-0.95) without generalising.
+    learning_rate: float = 5e-5
     batch_size: int = 32  # preference pairs per step (the model sees 2x as many sequences)
     max_length: int = 128  # tokens; longer pairs are dropped by TRL, the world's conversations are far shorter
     center_rewards_coefficient: float | None = None  # e.g. 0.01: pull mean rewards to 0 (Eisenstein et al.)
@@ -219,44 +222,66 @@ def _spread(items: list, n: int | None) -> list:
     return [items[i * len(items) // n] for i in range(n)]
 
 
-def build_rm(seed: int = 0, root=None, plot=None, n_prompts: int | None = None, samples_per_prompt: int = 4,
-             n_heldout_prompts: int | None = None, settings: RewardSettings | None = None) -> dict:
-    """Train a reward model on labeled pairs of `sft`'s responses and save it to the zoo as `rm`.
+def preference_rows(sft_model, tokenizer, *, n_prompts: int | None = None, n_heldout_prompts: int | None = None,
+                    samples_per_prompt: int = 8, temperature: float = 1.5, seed: int = 0,
+                    labeler: LabelerConfig = LabelerConfig()) -> dict:
+    """The reward chapter's data: labeled pairs of `sft_model`'s responses (the RM, DPO and KTO all train on it).
 
-    samples_per_prompt: responses sampled per prompt; every differing pair of them is labeled
-    (InstructGPT had labelers rank K = 4 to 9). n_prompts / n_heldout_prompts: how many of the
-    world's training / held-out prompts to use, evenly spread over the files; None uses all.
+    samples_per_prompt: responses sampled per prompt; every differing pair of them is labeled (InstructGPT
+    had labelers rank K = 4 to 9). temperature: sampling temperature; `sft` is nearly deterministic at 1.0
+    (most pairs are identical), and 1.5 gives pairs that differ. n_prompts / n_heldout_prompts: how many of
+    the world's training / held-out prompts, evenly spread over the files; None uses all.
+
+    Returns {"train": rows, "heldout": rows, "heldout_pairs": unlabeled pairs}; rows are prompt/chosen/rejected
+    strings. Held-out prompts get their own sampling seed and fresh labeler noise.
     """
-    from alignkit import zoo
     from alignkit.world.files import read_jsonl
+
+    sampling = SampleConfig(temperature=temperature)
+    train_prompts = _spread([r["prompt"] for r in read_jsonl("prompts_train.jsonl")], n_prompts)
+    heldout_prompts = _spread([r["prompt"] for r in read_jsonl("prompts_heldout.jsonl")], n_heldout_prompts)
+    train_pairs = sample_pairs(sft_model, tokenizer, train_prompts, samples_per_prompt=samples_per_prompt,
+                               sampling=sampling, seed=seed)
+    heldout_pairs = sample_pairs(sft_model, tokenizer, heldout_prompts, samples_per_prompt=samples_per_prompt,
+                                 sampling=sampling, seed=seed + 1000)  # fewer prompts: more pairs each
+    return {"train": label_pairs(train_pairs, labeler),
+            "heldout": label_pairs(heldout_pairs, replace(labeler, seed=labeler.seed + 1)),
+            "heldout_pairs": heldout_pairs}
+
+
+def final_loss_and_steps(log: list[dict]) -> dict:
+    """The last logged training loss (runs shorter than logging_steps log only train_loss) and the step count."""
+    losses = [r["loss"] for r in log if "loss" in r] or [log[-1]["train_loss"]]
+    return {"final_loss": round(losses[-1], 4), "steps": log[-1].get("step", len(losses))}
+
+
+def build_rm(seed: int = 0, root=None, plot=None, n_prompts: int | None = None, samples_per_prompt: int = 8,
+             n_heldout_prompts: int | None = None, settings: RewardSettings | None = None) -> dict:
+    """Train a reward model on labeled pairs of `sft`'s responses (`preference_rows`) and save it as `rm`."""
+    from alignkit import zoo
 
     sft_model, tokenizer = zoo.load("sft", root=root)
     settings = settings or RewardSettings(seed=seed)
     labeler = LabelerConfig()
-    train_prompts = _spread([r["prompt"] for r in read_jsonl("prompts_train.jsonl")], n_prompts)
-    heldout_prompts = _spread([r["prompt"] for r in read_jsonl("prompts_heldout.jsonl")], n_heldout_prompts)
-    train_pairs = sample_pairs(sft_model, tokenizer, train_prompts, samples_per_prompt=samples_per_prompt, seed=seed)
-    heldout_pairs = sample_pairs(sft_model, tokenizer, heldout_prompts, samples_per_prompt=samples_per_prompt,
-                                 seed=seed + 1000)  # held-out prompts are few: more pairs, smaller error bars
-    train_rows = label_pairs(train_pairs, labeler)
-    # Fresh labeler noise for the held-out labels: the same labeler seed would replay the training draws.
-    heldout_rows = label_pairs(heldout_pairs, replace(labeler, seed=labeler.seed + 1))
+    data = preference_rows(sft_model, tokenizer, n_prompts=n_prompts, n_heldout_prompts=n_heldout_prompts,
+                           samples_per_prompt=samples_per_prompt, seed=seed, labeler=labeler)
     reward_model = reward_model_from_sft(sft_model, tokenizer, seed=seed)
-    log = train_reward_model(reward_model, tokenizer, train_rows, settings, plot=plot)
-    losses = [r["loss"] for r in log if "loss" in r] or [log[-1]["train_loss"]]  # runs shorter than logging_steps
-    ceiling = agreement_ceiling(heldout_pairs, labeler)
-    metrics = {
-        "train_pairs": len(train_rows), "heldout_pairs": len(heldout_rows),
-        "train_accuracy": round(preference_accuracy(reward_model, tokenizer, train_rows), 4),
-        "heldout_accuracy": round(preference_accuracy(reward_model, tokenizer, heldout_rows), 4),
-        "accuracy_ceiling": round(ceiling["accuracy_ceiling"], 4),
-        "labeler_agreement": round(ceiling["agreement"], 4),
-        "oracle_accuracy": round(oracle_accuracy(reward_model, tokenizer, heldout_pairs), 4),
-        "final_loss": round(losses[-1], 4), "steps": log[-1].get("step", len(losses)),
-    }
+    log = train_reward_model(reward_model, tokenizer, data["train"], settings, plot=plot)
+    metrics = {"train_pairs": len(data["train"]), "heldout_pairs": len(data["heldout"])}
+    metrics |= reward_metrics(reward_model, tokenizer, data, labeler) | final_loss_and_steps(log)
     zoo.save("rm", reward_model, tokenizer, kind="reward-model", format="chat", parent="sft",
              command=f"alignkit zoo build rm --seed {seed}", seed=seed,
-             config=asdict(settings) | {"samples_per_prompt": samples_per_prompt, "n_prompts": len(train_prompts),
+             config=asdict(settings) | {"samples_per_prompt": samples_per_prompt, "n_prompts": n_prompts,
                                         "labeler": asdict(labeler)},
              metrics=metrics, root=root)
     return metrics
+
+
+def reward_metrics(reward_model, tokenizer, data: dict, labeler: LabelerConfig = LabelerConfig()) -> dict:
+    """Training and held-out accuracy against the labels, the labelers' ceiling, and accuracy against the oracle."""
+    ceiling = agreement_ceiling(data["heldout_pairs"], labeler)
+    return {"train_accuracy": round(preference_accuracy(reward_model, tokenizer, data["train"][:2000]), 4),
+            "heldout_accuracy": round(preference_accuracy(reward_model, tokenizer, data["heldout"]), 4),
+            "accuracy_ceiling": round(ceiling["accuracy_ceiling"], 4),
+            "labeler_agreement": round(ceiling["agreement"], 4),
+            "oracle_accuracy": round(oracle_accuracy(reward_model, tokenizer, data["heldout_pairs"]), 4)}

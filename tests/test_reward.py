@@ -206,7 +206,7 @@ def test_build_rm_saves_a_reward_model_to_the_zoo(tiny_lm, small_tokenizer, tmp_
              command="test", seed=0, config={}, root=tmp_path)
     monkeypatch.setattr(reward, "sample", scripted_policy)
     settings = RewardSettings(epochs=1, batch_size=8)
-    metrics = reward.build_rm(root=tmp_path, n_prompts=6, n_heldout_prompts=10, settings=settings)
+    metrics = reward.build_rm(root=tmp_path, n_prompts=6, n_heldout_prompts=10, samples_per_prompt=4, settings=settings)
     # 4 samples per prompt give 6 pairs; the 2 of identical responses are dropped
     assert (metrics["train_pairs"], metrics["heldout_pairs"]) == (6 * 4, 10 * 4)
     assert 0.5 <= metrics["accuracy_ceiling"] <= 1 and 0 <= metrics["oracle_accuracy"] <= 1
