@@ -285,7 +285,9 @@ def train_ppo(policy, ref_model, reward_model, value_model, tokenizer, prompts: 
 # --- the zoo checkpoints ---------------------------------------------------------------------
 
 
-def build_ppo(seed: int = 0, root=None, plot=None, kl_coef: float = 0.05, name: str = "ppo", steps: int = 60,
+# Measured (sft + rm, 1 thread): at 30 steps kl_coef 0.2 held-out gold 0.727 (sft 0.739), RM score -0.108 (sft -0.183),
+# KL 1.1; kl_coef 0 gold 0.668, RM score 0.211, KL 9.4 -- over-optimisation. Numbers in chapter 04 and data/results.
+def build_ppo(seed: int = 0, root=None, plot=None, kl_coef: float = 0.2, name: str = "ppo", steps: int = 30,
               config: PPOConfig | None = None) -> dict:
     """PPO-train `sft` against the zoo's `rm` on the world's training prompts; save it as `name`."""
     from alignkit import zoo
@@ -310,6 +312,6 @@ def build_ppo(seed: int = 0, root=None, plot=None, kl_coef: float = 0.05, name: 
     return metrics
 
 
-def build_ppo_nokl(seed: int = 0, root=None, plot=None, steps: int = 60, config: PPOConfig | None = None) -> dict:
+def build_ppo_nokl(seed: int = 0, root=None, plot=None, steps: int = 30, config: PPOConfig | None = None) -> dict:
     """The same run without the KL penalty (kl_coef = 0): the chapter's reward-hacking contrast."""
     return build_ppo(seed=seed, root=root, plot=plot, kl_coef=0.0, name="ppo-nokl", steps=steps, config=config)

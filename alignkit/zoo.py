@@ -51,7 +51,8 @@ MANIFEST = "manifest.json"
 # name -> "module:function" that builds it, imported only when that build runs.
 # A builder is called as fn(**kwargs) with the kwargs given to `build`, trains, then calls `save`.
 # In build order: each checkpoint starts from the one before it.
-BUILDERS: dict[str, str] = {"base": "alignkit.pretrain:build_base", "sft": "alignkit.sft:build_sft", "rm": "alignkit.reward:build_rm"}
+BUILDERS: dict[str, str] = {"base": "alignkit.pretrain:build_base", "sft": "alignkit.sft:build_sft", "rm": "alignkit.reward:build_rm",
+                             "ppo": "alignkit.ppo_train:build_ppo", "ppo-nokl": "alignkit.ppo_train:build_ppo_nokl"}
 _registered_builders: dict[str, Callable] = {}
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
