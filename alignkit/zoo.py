@@ -52,7 +52,8 @@ MANIFEST = "manifest.json"
 # A builder is called as fn(**kwargs) with the kwargs given to `build`, trains, then calls `save`.
 # In build order: each checkpoint starts from the one before it.
 BUILDERS: dict[str, str] = {"base": "alignkit.pretrain:build_base", "sft": "alignkit.sft:build_sft", "rm": "alignkit.reward:build_rm",
-                             "ppo": "alignkit.ppo_train:build_ppo", "ppo-nokl": "alignkit.ppo_train:build_ppo_nokl"}
+                             "ppo": "alignkit.ppo_train:build_ppo", "ppo-nokl": "alignkit.ppo_train:build_ppo_nokl",
+                             "dpo": "alignkit.dpo:build_dpo", "kto": "alignkit.kto:build_kto"}
 _registered_builders: dict[str, Callable] = {}
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
