@@ -231,6 +231,12 @@ def _kto_cases() -> list[dict]:
         cases.append({"policy_logps": logps[0], "reference_logps": logps[1], "labels": labels,
                       "kl_policy_logps": logps[2], "kl_reference_logps": logps[3], "beta": beta,
                       "desirable_weight": lam_d, "undesirable_weight": 1.0})
+    # The policy has moved below the reference on the mismatched pairs (mean KL log-ratio < 0): a z0
+    # without the clamp at 0 gives a different loss here.
+    policy, reference = -torch.rand(4, generator=_gen(200)) * 20, -torch.rand(4, generator=_gen(201)) * 20
+    cases.append({"policy_logps": policy, "reference_logps": reference, "labels": torch.tensor([True, False, False, True]),
+                  "kl_policy_logps": reference - 2.0, "kl_reference_logps": reference, "beta": 0.5,
+                  "desirable_weight": 1.0, "undesirable_weight": 1.0})
     return cases
 
 

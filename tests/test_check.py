@@ -55,6 +55,15 @@ def kto_loss(policy_logps, reference_logps, labels, kl_policy_logps, kl_referenc
     return torch.where(labels, desirable, undesirable)
 
 
+def kto_loss_without_clamp(policy_logps, reference_logps, labels, kl_policy_logps, kl_reference_logps, beta,
+                           desirable_weight, undesirable_weight):
+    z0 = (kl_policy_logps - kl_reference_logps).mean().detach()  # forgot .clamp(min=0)
+    log_ratio = policy_logps - reference_logps
+    desirable = desirable_weight * (1 - torch.sigmoid(beta * (log_ratio - z0)))
+    undesirable = undesirable_weight * (1 - torch.sigmoid(beta * (z0 - log_ratio)))
+    return torch.where(labels, desirable, undesirable)
+
+
 REFERENCES = {"next_token_loss": next_token_loss, "completion_only_loss": completion_only_loss,
               "bradley_terry_loss": bradley_terry_loss, "gae_advantages": gae_advantages, "k3_kl": k3_kl,
               "dpo_loss": dpo_loss, "kto_loss": kto_loss}
@@ -102,6 +111,7 @@ WRONG = {
         (lambda **kw: kto_loss(**{**kw, "desirable_weight": 1.0, "undesirable_weight": 1.0}), "values differ"),
         (lambda **kw: kto_loss(**kw).mean(), "shape mismatch"),
         (lambda **kw: torch.log(kto_loss(**kw) - 1), "NaN"),
+        (lambda **kw: kto_loss_without_clamp(**kw), "values differ"),  # caught by the case with a negative z0
     ],
 }
 
