@@ -101,10 +101,9 @@ def test_checker_accepts_the_loss_and_rejects_known_wrong_versions():
     for name, wrong in [("matched z0", loss_with(matched)), ("swapped weights", loss_with(mismatched, "swapped")),
                         ("normalised by the weights", loss_with(mismatched, "normalised"))]:
         assert not check(wrong, kto_loss, cases), name
-    # Every course case has a positive mean KL log-ratio, so a missing clamp needs a case of its own
-    negative = {**cases[0], "kl_policy_logps": cases[0]["kl_reference_logps"] - 1.0}
-    assert check(loss_with(unclamped), kto_loss, cases)  # the course's cases cannot tell (see check.py)
-    assert not check(loss_with(unclamped), kto_loss, [negative])
+    # The course's last case has a negative mean KL log-ratio, so a missing clamp is caught there
+    assert check(loss_with(unclamped), kto_loss, cases[:-1])  # the other cases cannot tell
+    assert not check(loss_with(unclamped), kto_loss, cases[-1:])
 
 
 # --- TRL -------------------------------------------------------------------------------------
