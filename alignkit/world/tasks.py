@@ -101,7 +101,7 @@ def _harmful_tasks(world: World) -> list[list[Task]]:
 
 @dataclass(frozen=True)
 class Splits:
-    train: tuple[Task, ...]  # prompts for SFT demonstrations (benign only), preference data and RL
+    train: tuple[Task, ...]  # prompts for SFT demonstrations (no unknowable ones), preference data and RL
     heldout: tuple[Task, ...]  # evaluation only: never trained on
 
 
