@@ -8,7 +8,6 @@ policy's responses, labeled by the simulated labelers.
 """
 from __future__ import annotations
 
-import tempfile
 import warnings
 from dataclasses import asdict, dataclass, replace
 
@@ -109,11 +108,9 @@ def train_dpo(model, ref_model, tokenizer, rows: list[dict], settings: DPOSettin
     ref_model must be given: TRL would otherwise reload the reference by the model's name.
     eval_callback: a `transformers.TrainerCallback` to run alongside (e.g. gold reward and KL every N steps).
     """
-    from datasets import Dataset
-    from transformers import PrinterCallback
     from trl import DPOTrainer
 
-    from alignkit.compat import trainer_tokenizer_kwarg
+    from alignkit.sft import run_trainer
 
     if not rows:
         raise AlignkitError("train_dpo got no preference rows; label some pairs first (label_pairs).")
@@ -122,20 +119,9 @@ def train_dpo(model, ref_model, tokenizer, rows: list[dict], settings: DPOSettin
                             "(or zoo.load of the same checkpoint) as ref_model.")
     trl_rows = rows if isinstance(rows[0].get("prompt"), list) else to_conversational(rows)
     trl_rows = [{k: r[k] for k in ("prompt", "chosen", "rejected")} for r in trl_rows]
-    callbacks = [eval_callback] if eval_callback is not None else []
-    if plot is not None:
-        from alignkit.viz import LivePlotCallback
-
-        callbacks.append(LivePlotCallback(plot))
     ref_model.eval().requires_grad_(False)
-    with tempfile.TemporaryDirectory() as output_dir:
-        trainer = DPOTrainer(model=model, ref_model=ref_model, args=dpo_config(settings, output_dir),
-                             train_dataset=Dataset.from_list(trl_rows), callbacks=callbacks,
-                             **{trainer_tokenizer_kwarg(DPOTrainer): tokenizer})
-        trainer.remove_callback(PrinterCallback)  # the live plot, or nothing, reports progress
-        trainer.train()
-    model.eval()
-    return trainer.state.log_history
+    return run_trainer(DPOTrainer, model, tokenizer, trl_rows, lambda out: dpo_config(settings, out), plot=plot,
+                       callbacks=[eval_callback] if eval_callback is not None else [], ref_model=ref_model)
 
 
 # --- measuring -------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ loss with the same reduction.
 from __future__ import annotations
 
 import random
-import tempfile
 import warnings
 from dataclasses import asdict, dataclass, replace
 
@@ -166,11 +165,9 @@ def train_kto(model, ref_model, tokenizer, rows: list[dict], settings: KTOSettin
     shuffled here with `settings.seed`; a last batch of a single row, whose only "mismatched" pair would
     be itself, is dropped.
     """
-    from datasets import Dataset
-    from transformers import PrinterCallback
     from trl import KTOTrainer
 
-    from alignkit.compat import trainer_tokenizer_kwarg
+    from alignkit.sft import run_trainer
 
     _require_pairs(settings.batch_size, "train_kto")
     if len(rows) < 2:
@@ -184,20 +181,9 @@ def train_kto(model, ref_model, tokenizer, rows: list[dict], settings: KTOSettin
         rows = rows[:-1]
     trl_rows = rows if isinstance(rows[0]["prompt"], list) else to_unpaired_conversational(rows)
     trl_rows = [{k: r[k] for k in ("prompt", "completion", "label")} for r in trl_rows]
-    callbacks = []
-    if plot is not None:
-        from alignkit.viz import LivePlotCallback
-
-        callbacks.append(LivePlotCallback(plot))
     ref_model.eval().requires_grad_(False)
-    with tempfile.TemporaryDirectory() as output_dir:
-        trainer = KTOTrainer(model=model, ref_model=ref_model, args=kto_config(settings, output_dir),
-                             train_dataset=Dataset.from_list(trl_rows), callbacks=callbacks,
-                             **{trainer_tokenizer_kwarg(KTOTrainer): tokenizer})
-        trainer.remove_callback(PrinterCallback)  # the live plot, or nothing, reports progress
-        trainer.train()
-    model.eval()
-    return trainer.state.log_history
+    return run_trainer(KTOTrainer, model, tokenizer, trl_rows, lambda out: kto_config(settings, out), plot=plot,
+                       ref_model=ref_model)
 
 
 # --- the zoo checkpoint ----------------------------------------------------------------------

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import itertools
-import tempfile
 import warnings
 from dataclasses import asdict, dataclass, replace
 
@@ -148,28 +147,15 @@ def train_reward_model(reward_model, tokenizer, rows: list[dict], settings: Rewa
     rows: labeled rows (prompt/chosen/rejected strings, as `label_pairs` returns them) or rows
     already in TRL's conversational format (`to_trl_rows`).
     """
-    from datasets import Dataset
-    from transformers import PrinterCallback
     from trl import RewardTrainer
 
-    from alignkit.compat import trainer_tokenizer_kwarg
+    from alignkit.sft import run_trainer
 
     if not rows:
         raise AlignkitError("train_reward_model got no preference rows; label some pairs first (label_pairs).")
     trl_rows = rows if isinstance(rows[0].get("chosen"), list) else to_trl_rows(rows)
-    callbacks = []
-    if plot is not None:
-        from alignkit.viz import LivePlotCallback
-
-        callbacks.append(LivePlotCallback(plot))
-    with tempfile.TemporaryDirectory() as output_dir:
-        trainer = RewardTrainer(model=reward_model, args=reward_config(settings, output_dir),
-                                train_dataset=Dataset.from_list(trl_rows), callbacks=callbacks,
-                                **{trainer_tokenizer_kwarg(RewardTrainer): tokenizer})
-        trainer.remove_callback(PrinterCallback)  # the live plot, or nothing, reports progress
-        trainer.train()
-    reward_model.eval()
-    return trainer.state.log_history
+    return run_trainer(RewardTrainer, reward_model, tokenizer, trl_rows, lambda out: reward_config(settings, out),
+                       plot=plot)
 
 
 # --- measuring -------------------------------------------------------------------------------

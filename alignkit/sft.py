@@ -61,27 +61,38 @@ def sft_config(settings: SFTSettings, output_dir: str, profile=None):
                          **trainer_kwargs(settings, output_dir, profile))
 
 
-def train_sft(model, tokenizer, rows: list[dict], settings: SFTSettings = SFTSettings(), plot=None):
-    """Fine-tune `model` in place on conversational rows (`{"messages": [...]}`). Returns the log."""
+def run_trainer(trainer_cls, model, tokenizer, rows: list[dict], make_args, plot=None, callbacks=(),
+                **trainer_extra) -> list[dict]:
+    """Train `model` in place with a TRL trainer on `rows`; returns the log history.
+
+    make_args(output_dir) builds the trainer's config; checkpoints go to a temporary directory that
+    is deleted afterwards. The live plot, if any, reports progress instead of the Trainer's printer.
+    """
     from datasets import Dataset
     from transformers import PrinterCallback
-    from trl import SFTTrainer
 
     from alignkit.compat import trainer_tokenizer_kwarg
 
-    callbacks = []
+    callbacks = list(callbacks)
     if plot is not None:
         from alignkit.viz import LivePlotCallback
 
         callbacks.append(LivePlotCallback(plot))
     with tempfile.TemporaryDirectory() as output_dir:
-        trainer = SFTTrainer(model=model, args=sft_config(settings, output_dir),
-                             train_dataset=Dataset.from_list(rows), callbacks=callbacks,
-                             **{trainer_tokenizer_kwarg(SFTTrainer): tokenizer})
-        trainer.remove_callback(PrinterCallback)  # the live plot, or nothing, reports progress
+        trainer = trainer_cls(model=model, args=make_args(output_dir), train_dataset=Dataset.from_list(rows),
+                              callbacks=callbacks, **{trainer_tokenizer_kwarg(trainer_cls): tokenizer},
+                              **trainer_extra)
+        trainer.remove_callback(PrinterCallback)
         trainer.train()
     model.eval()
     return trainer.state.log_history
+
+
+def train_sft(model, tokenizer, rows: list[dict], settings: SFTSettings = SFTSettings(), plot=None):
+    """Fine-tune `model` in place on conversational rows (`{"messages": [...]}`). Returns the log."""
+    from trl import SFTTrainer
+
+    return run_trainer(SFTTrainer, model, tokenizer, rows, lambda out: sft_config(settings, out), plot=plot)
 
 
 def build_sft(seed: int = 0, root=None, plot=None) -> dict:
