@@ -174,6 +174,20 @@ def implicit_reward_accuracy(model, ref_model, tokenizer, rows: list[dict], beta
 # --- the zoo checkpoint ----------------------------------------------------------------------
 
 
+def policy_reference_and_pairs(base: str, root, n_prompts, n_heldout_prompts, samples_per_prompt: int, seed: int,
+                               labeler: LabelerConfig):
+    """What build_dpo and build_kto start from: a policy and a frozen reference (two copies of `base`),
+    the tokenizer, and `preference_rows` sampled from `sft` (reusing the reference when base is sft)."""
+    from alignkit import zoo
+
+    model, tokenizer = zoo.load(base, root=root)
+    ref_model, _ = zoo.load(base, root=root)
+    sampler = ref_model if base == "sft" else zoo.load("sft", root=root)[0]
+    data = preference_rows(sampler, tokenizer, n_prompts=n_prompts, n_heldout_prompts=n_heldout_prompts,
+                           samples_per_prompt=samples_per_prompt, seed=seed, labeler=labeler)
+    return model, ref_model, tokenizer, data
+
+
 def build_dpo(seed: int = 0, root=None, plot=None, beta: float | None = None, name: str = "dpo", base: str = "sft",
               n_prompts: int | None = 400, samples_per_prompt: int = 4, n_heldout_prompts: int | None = 100,
               settings: DPOSettings | None = None) -> dict:
@@ -185,14 +199,11 @@ def build_dpo(seed: int = 0, root=None, plot=None, beta: float | None = None, na
     from alignkit import zoo
     from alignkit.evaluate import evaluate
 
+    labeler = LabelerConfig()
     settings = settings or DPOSettings(seed=seed)
     settings = replace(settings, beta=beta) if beta is not None else settings
-    model, tokenizer = zoo.load(base, root=root)
-    ref_model, _ = zoo.load(base, root=root)
-    sampler = ref_model if base == "sft" else zoo.load("sft", root=root)[0]
-    labeler = LabelerConfig()
-    data = preference_rows(sampler, tokenizer, n_prompts=n_prompts, n_heldout_prompts=n_heldout_prompts,
-                           samples_per_prompt=samples_per_prompt, seed=seed, labeler=labeler)
+    model, ref_model, tokenizer, data = policy_reference_and_pairs(base, root, n_prompts, n_heldout_prompts,
+                                                                   samples_per_prompt, seed, labeler)
     log = train_dpo(model, ref_model, tokenizer, data["train"], settings, plot=plot)
     summary, _ = evaluate(model, tokenizer, ref_model=ref_model)
     metrics = summary | {

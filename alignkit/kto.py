@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass, replace
 
 import torch
 
-from alignkit.dpo import implicit_reward_accuracy
-from alignkit.reward import final_loss_and_steps, preference_rows
+from alignkit.dpo import implicit_reward_accuracy, policy_reference_and_pairs
+from alignkit.reward import final_loss_and_steps
 from alignkit.errors import AlignkitError
 from alignkit.generation import SampleConfig, sample
 from alignkit.world.labelers import Labeler, LabelerConfig
@@ -202,12 +202,9 @@ def build_kto(seed: int = 0, root=None, plot=None, beta: float | None = None, na
     from alignkit import zoo
     from alignkit.evaluate import evaluate
 
-    model, tokenizer = zoo.load(base, root=root)
-    ref_model, _ = zoo.load(base, root=root)
-    sampler = ref_model if base == "sft" else zoo.load("sft", root=root)[0]
     labeler = LabelerConfig()
-    data = preference_rows(sampler, tokenizer, n_prompts=n_prompts, n_heldout_prompts=n_heldout_prompts,
-                           samples_per_prompt=samples_per_prompt, seed=seed, labeler=labeler)
+    model, ref_model, tokenizer, data = policy_reference_and_pairs(base, root, n_prompts, n_heldout_prompts,
+                                                                   samples_per_prompt, seed, labeler)
     rows = drop_desirable(unpaired_rows(data["train"]), drop_fraction, seed=seed)
     n_desirable = sum(r["label"] for r in rows)
     if settings is None:
