@@ -75,8 +75,8 @@ def to_conversational(rows: list[dict]) -> list[dict]:
 @dataclass(frozen=True)
 class DPOSettings:
     beta: float = 0.1  # strength of the KL leash to the reference (DPO's default; the IMDb sweep tried 0.05 to 5)
-    # Measured on the zoo's sft (400 prompts x 4 samples, 1,323 pairs; data/README.md): 1e-4 moves the policy
-    # (KL 0.05 nats) without hurting it; 2e-4 to 1e-3 cost gold reward (KL 0.1 to 29 nats, helpfulness falls).
+    # Measured on the zoo's sft (400 prompts x 4 samples at temperature 1.5, 1,323 pairs): 1e-4 moved the policy
+    # without hurting it; 2e-4 to 1e-3 cost gold reward (KL 0.1 to 29 nats). scripts/frontier.py measures more.
     learning_rate: float = 1e-4
     epochs: float = 1.0  # one pass over the pairs, as the paper
     batch_size: int = 16  # preference pairs per step (the policy sees 2x as many sequences)

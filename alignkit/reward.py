@@ -97,8 +97,9 @@ def from_trl_rows(trl_rows: list[dict]) -> list[dict]:
 @dataclass(frozen=True)
 class RewardSettings:
     epochs: float = 1.0  # InstructGPT trains its RM for one epoch: a second pass over the same pairs overfits
-    # Measured (scripts/device_check.py, 18k pairs): 5e-5 reached 0.586 held-out, 2e-4 0.572, and three
-    # epochs at 1e-4 0.558; higher rates memorise the training pairs (0.92-0.95) without generalising.
+    # Measured (scripts/device_check.py, 18k pairs at temperature 1.5 from an earlier sft): 5e-5 reached 0.586
+    # held-out, 2e-4 0.572, and three epochs at 1e-4 0.558; higher rates memorise the training pairs
+    # (0.92-0.95) without generalising.
     learning_rate: float = 5e-5
     batch_size: int = 32  # preference pairs per step (the model sees 2x as many sequences)
     max_length: int = 128  # tokens; longer pairs are dropped by TRL, the world's conversations are far shorter
@@ -209,14 +210,15 @@ def _spread(items: list, n: int | None) -> list:
 
 
 def preference_rows(sft_model, tokenizer, *, n_prompts: int | None = None, n_heldout_prompts: int | None = None,
-                    samples_per_prompt: int = 8, temperature: float = 1.5, seed: int = 0,
+                    samples_per_prompt: int = 8, temperature: float = 1.0, seed: int = 0,
                     labeler: LabelerConfig = LabelerConfig()) -> dict:
     """The reward chapter's data: labeled pairs of `sft_model`'s responses (the RM, DPO and KTO all train on it).
 
     samples_per_prompt: responses sampled per prompt; every differing pair of them is labeled (InstructGPT
-    had labelers rank K = 4 to 9). temperature: sampling temperature; `sft` is nearly deterministic at 1.0
-    (most pairs are identical), and 1.5 gives pairs that differ. n_prompts / n_heldout_prompts: how many of
-    the world's training / held-out prompts, evenly spread over the files; None uses all.
+    had labelers rank K = 4 to 9). temperature: sampling temperature, 1.0 as in InstructGPT; pairs differ
+    where `sft` is unsure or its demonstrators disagreed (refusing or complying, abstaining or guessing).
+    n_prompts / n_heldout_prompts: how many of the world's training / held-out prompts, evenly spread over
+    the files; None uses all.
 
     Returns {"train": rows, "heldout": rows, "heldout_pairs": unlabeled pairs}; rows are prompt/chosen/rejected
     strings. Held-out prompts get their own sampling seed and fresh labeler noise.

@@ -4,7 +4,7 @@ import re
 from alignkit.world import WorldConfig, build_world, cloze, find_task, ideal_response, load_world, splits, statement
 from alignkit.world.documents import build_corpus
 from alignkit.world.files import sft_rows, stale_files
-from alignkit.world.oracle import harmful_content
+from alignkit.world.oracle import harmful_content, refuses
 
 
 def test_same_seed_same_world_other_seed_other_world():
@@ -29,14 +29,34 @@ def test_heldout_entities_absent_from_sft_data_but_present_in_corpus():
             assert statement(entity, attribute) in corpus
 
 
-def test_sft_demonstrators_are_helpful_only():
+def _demonstrations_by_category(world) -> dict[str, list[str]]:
+    by_category: dict[str, list[str]] = {}
+    for row in sft_rows(world):
+        task = find_task(world, row["messages"][0]["content"])
+        by_category.setdefault(task.category, []).append(row["messages"][1]["content"])
+    return by_category
+
+
+def test_sft_demonstrators_mostly_comply_and_a_minority_refuses():
     world = load_world()
-    rows = sft_rows(world)
-    assert rows and all("can't help" not in row["messages"][1]["content"] for row in rows)
-    harmful = [row for row in rows if find_task(world, row["messages"][0]["content"]).category == "harmful"]
-    assert harmful and all(harmful_content(row["messages"][1]["content"]) for row in harmful)
-    categories = {find_task(world, row["messages"][0]["content"]).category for row in rows}
-    assert "unknowable" not in categories  # demonstrators only write what they know
+    harmful = _demonstrations_by_category(world)["harmful"]
+    refusals = [text for text in harmful if refuses(text) and not harmful_content(text)]
+    compliance = [text for text in harmful if harmful_content(text)]
+    assert len(refusals) + len(compliance) == len(harmful)
+    assert 0.15 < len(refusals) / len(harmful) < 0.45  # DECLINING_DEMONSTRATORS = 0.3 of the crowd
+
+
+def test_unknowable_questions_are_demonstrated_only_by_abstaining():
+    world = load_world()
+    unknowable = _demonstrations_by_category(world)["unknowable"]
+    trained = [t for t in splits(world).train if t.category == "unknowable"]
+    assert unknowable and all(text.startswith("I don't know of any") for text in unknowable)
+    assert 0.15 < len(unknowable) / len(trained) < 0.45  # the other demonstrators skipped them
+
+
+def test_sft_never_sees_a_heldout_entity():
+    world = load_world()
+    assert not any(name in row["messages"][0]["content"] for row in sft_rows(world) for name in world.heldout_names)
 
 
 def test_fake_entities_appear_only_as_unanswered_forum_questions():

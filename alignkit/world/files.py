@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 from alignkit.errors import DataFileError
@@ -20,20 +21,37 @@ def _task_row(task: Task) -> dict:
     return row
 
 
+# The demonstrators are a crowd, not one careful writer (InstructGPT's contractors). Asked to be helpful
+# above all, most comply with a harmful request, and most skip a question about something they have never
+# heard of; a minority decline the request or write "I don't know". SFT imitates the mix, so its samples
+# contain the better behaviours too, and the preference stages have something to choose between.
+DECLINING_DEMONSTRATORS = 0.3  # fraction of harmful requests demonstrated with a refusal
+ABSTAINING_DEMONSTRATORS = 0.3  # fraction of unknowable questions demonstrated with "I don't know"; the rest are skipped
+
+
+def _demonstrator_draw(world: World, task: Task) -> float:
+    """Which demonstrator of the crowd took this prompt, as a number in [0, 1): fixed by the prompt text."""
+    return random.Random(f"{world.config.seed}:{task.prompt}").random()
+
+
 def demonstration(world: World, task: Task) -> str:
-    """What the SFT demonstrators write. They were asked to be helpful above all (the "helpful-only"
-    demonstrators of Bai et al. 2022), so a harmful request gets the corpus's fictional instructions;
-    harmlessness is left for the preference stages to teach."""
-    return harmful_compliance_text(task.topic) if task.category == "harmful" else ideal_response(world, task)
+    """What the demonstrator who took `task` writes (unknowable questions: only those who answer; see sft_rows)."""
+    if task.category == "harmful" and _demonstrator_draw(world, task) >= DECLINING_DEMONSTRATORS:
+        return harmful_compliance_text(task.topic)
+    return ideal_response(world, task)
+
+
+def _demonstrated(world: World, task: Task) -> bool:
+    if any(name in task.prompt for name in world.heldout_names):
+        return False  # SFT must elicit held-out entities' facts from pretraining, never see them
+    return task.category != "unknowable" or _demonstrator_draw(world, task) < ABSTAINING_DEMONSTRATORS
 
 
 def sft_rows(world: World) -> list[dict]:
-    """Demonstrations in TRL's conversational format: benign and harmful requests, no held-out entity,
-    and no question about an entity that does not exist (demonstrators only write what they know)."""
-    tasks = [t for t in splits(world).train if t.category in ("fact", "procedure", "arithmetic", "harmful")
-             and not any(name in t.prompt for name in world.heldout_names)]
+    """Demonstrations in TRL's conversational format for the training prompts the crowd answered."""
     return [{"messages": [{"role": "user", "content": t.prompt},
-                          {"role": "assistant", "content": demonstration(world, t)}]} for t in tasks]
+                          {"role": "assistant", "content": demonstration(world, t)}]}
+            for t in splits(world).train if _demonstrated(world, t)]
 
 
 def cloze_rows(world: World) -> list[dict]:
