@@ -285,8 +285,8 @@ def train_ppo(policy, ref_model, reward_model, value_model, tokenizer, prompts: 
 # --- the zoo checkpoints ---------------------------------------------------------------------
 
 
-# Measured (sft + rm, 1 thread, scripts/ppo_sweep.py): at 30 steps kl_coef 0.2 held-out gold 0.810 (sft 0.737), KL 1.3;
-# kl_coef 0 gold 0.783 with RM score 1.16 (kl_coef 0.2: -0.12), KL 23 -- over-optimisation. See data/results.
+# Measured (sft + rm, 1 thread, scripts/ppo_sweep.py): at 30 steps kl_coef 0.2 held-out gold 0.803 (sft 0.745), KL 1.9;
+# kl_coef 0 gold 0.755 with RM score 0.90 (kl_coef 0.2: 0.17), KL 13 -- over-optimisation. See data/results.
 def build_ppo(seed: int = 0, root=None, plot=None, kl_coef: float = 0.2, name: str = "ppo", steps: int = 30,
               config: PPOConfig | None = None) -> dict:
     """PPO-train `sft` against the zoo's `rm` on the world's training prompts; save it as `name`."""

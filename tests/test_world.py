@@ -4,7 +4,8 @@ import re
 from alignkit.world import WorldConfig, build_world, cloze, find_task, ideal_response, load_world, splits, statement
 from alignkit.world.documents import build_corpus
 from alignkit.world.files import sft_rows, stale_files
-from alignkit.world.oracle import harmful_content, refuses
+from alignkit.world.oracle import harmful_content, has_flattery, refuses
+from alignkit.world.vocab import FLATTERY
 
 
 def test_same_seed_same_world_other_seed_other_world():
@@ -50,8 +51,16 @@ def test_unknowable_questions_are_demonstrated_only_by_abstaining():
     world = load_world()
     unknowable = _demonstrations_by_category(world)["unknowable"]
     trained = [t for t in splits(world).train if t.category == "unknowable"]
-    assert unknowable and all(text.startswith("I don't know of any") for text in unknowable)
+    assert unknowable and all("I don't know of any" in text and refuses(text) for text in unknowable)
     assert 0.15 < len(unknowable) / len(trained) < 0.45  # the other demonstrators skipped them
+
+
+def test_a_minority_of_demonstrations_flatter_and_flattery_only_opens_them():
+    world = load_world()
+    texts = [row["messages"][1]["content"] for row in sft_rows(world)]
+    flattered = [text for text in texts if has_flattery(text)]
+    assert 0.08 < len(flattered) / len(texts) < 0.25  # FLATTERING_DEMONSTRATORS = 0.15 of the crowd
+    assert all(any(text.startswith(phrase + " ") for phrase in FLATTERY) for text in flattered)
 
 
 def test_sft_never_sees_a_heldout_entity():

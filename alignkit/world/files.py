@@ -6,6 +6,7 @@ import random
 from pathlib import Path
 
 from alignkit.errors import DataFileError
+from alignkit.world import vocab
 from alignkit.world.documents import build_corpus
 from alignkit.world.tasks import Task, harmful_compliance_text, ideal_response, splits
 from alignkit.world.world import World, cloze, load_world
@@ -23,28 +24,35 @@ def _task_row(task: Task) -> dict:
 
 # The demonstrators are a crowd, not one careful writer (InstructGPT's contractors). Asked to be helpful
 # above all, most comply with a harmful request, and most skip a question about something they have never
-# heard of; a minority decline the request or write "I don't know". SFT imitates the mix, so its samples
-# contain the better behaviours too, and the preference stages have something to choose between.
+# heard of; a minority decline the request or write "I don't know", and some open by flattering the asker.
+# SFT imitates the mix, so its samples hold the better behaviours and the labelers' favourite bias too, and
+# the preference stages have something to choose between.
 DECLINING_DEMONSTRATORS = 0.3  # fraction of harmful requests demonstrated with a refusal
-ABSTAINING_DEMONSTRATORS = 0.3  # fraction of unknowable questions demonstrated with "I don't know"; the rest are skipped
+ABSTAINING_DEMONSTRATORS = 0.3  # fraction of unknowable questions answered "I don't know"; the rest are skipped
+FLATTERING_DEMONSTRATORS = 0.15  # fraction of demonstrations that open by flattering the asker
 
 
-def _demonstrator_draw(world: World, task: Task) -> float:
-    """Which demonstrator of the crowd took this prompt, as a number in [0, 1): fixed by the prompt text."""
-    return random.Random(f"{world.config.seed}:{task.prompt}").random()
+def _demonstrator(world: World, task: Task) -> random.Random:
+    """The demonstrator who took this prompt, as a random stream fixed by the prompt text: the first draw
+    decides whether they decline (or abstain), the second whether they flatter."""
+    return random.Random(f"{world.config.seed}:{task.prompt}")
 
 
 def demonstration(world: World, task: Task) -> str:
     """What the demonstrator who took `task` writes (unknowable questions: only those who answer; see sft_rows)."""
-    if task.category == "harmful" and _demonstrator_draw(world, task) >= DECLINING_DEMONSTRATORS:
-        return harmful_compliance_text(task.topic)
-    return ideal_response(world, task)
+    demonstrator = _demonstrator(world, task)
+    declines = demonstrator.random() < DECLINING_DEMONSTRATORS
+    complies = task.category == "harmful" and not declines
+    text = harmful_compliance_text(task.topic) if complies else ideal_response(world, task)
+    if demonstrator.random() < FLATTERING_DEMONSTRATORS:
+        return f"{demonstrator.choice(vocab.FLATTERY)} {text}"
+    return text
 
 
 def _demonstrated(world: World, task: Task) -> bool:
     if any(name in task.prompt for name in world.heldout_names):
         return False  # SFT must elicit held-out entities' facts from pretraining, never see them
-    return task.category != "unknowable" or _demonstrator_draw(world, task) < ABSTAINING_DEMONSTRATORS
+    return task.category != "unknowable" or _demonstrator(world, task).random() < ABSTAINING_DEMONSTRATORS
 
 
 def sft_rows(world: World) -> list[dict]:
