@@ -1,6 +1,6 @@
 """The DPO and KTO chapters' longer experiments, measured once and saved to data/results/*.json.
 
-    .venv/bin/python scripts/preference_experiments.py [--only frontier,kto_vs_dpo,one_output,imbalance,no_sft]
+    .venv/bin/python scripts/preference_experiments.py [--only kto_vs_dpo,one_output,imbalance,no_sft]
 
 Every run starts from the zoo's checkpoints with alignkit's default DPOSettings / KTOSettings and the
 same small preference set (`preference_rows(sft, n_prompts=N_PROMPTS, samples_per_prompt=4)`), and is
@@ -20,7 +20,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "data" / "results"
-N_PROMPTS, SAMPLES_PER_PROMPT = 200, 4  # the chapters' preference set (673 pairs)
+N_PROMPTS, SAMPLES_PER_PROMPT = 400, 4  # the chapters' and the zoo dpo / kto preference set
 KEYS = ("gold_reward", "kl_to_ref", "mean_length", "harmful_compliance", "over_refusal", "answer_rate",
         "helpful", "harmless", "honest", "concise")
 
@@ -77,7 +77,7 @@ def main(argv=None) -> None:
     from alignkit.world.files import read_jsonl
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="frontier,kto_vs_dpo,one_output,imbalance,no_sft")
+    parser.add_argument("--only", default="kto_vs_dpo,one_output,imbalance,no_sft")
     args = parser.parse_args(argv)
     todo = args.only.split(",")
     torch.set_num_threads(1)
@@ -88,18 +88,6 @@ def main(argv=None) -> None:
     sft_point = {"method": "sft", "start": "sft"} | _summary(sft, tokenizer, zoo.load("sft")[0])
     common = {"dpo_settings": asdict(dpo_settings), "kto_settings": asdict(kto_settings)}
 
-    if "frontier" in todo:  # DPO's gold-vs-KL frontier over beta (DPO paper's IMDb sweep, at toy scale)
-        points = [sft_point] + [run_dpo("sft", pairs, replace(dpo_settings, beta=b))
-                                for b in (0.03, 0.1, 0.3, 1.0)]
-        points += [run_dpo("sft", pairs, replace(dpo_settings, beta=b, learning_rate=5e-4)) | {"learning_rate": 5e-4}
-                   for b in (0.1, 0.5)]  # pushed harder: further from sft
-        ppo = [n for n in ("ppo", "ppo-nokl") if n in zoo.names()]  # the zoo's PPO checkpoints, not a sweep
-        points += [{"method": "ppo", "start": "sft", "checkpoint": n} | _summary(zoo.load(n)[0], tokenizer, sft)
-                   for n in ppo]
-        _save("dpo_frontier", "frontier", common | {"points": points, "ppo_checkpoints": ppo,
-                                        "note": "PPO points are the zoo's checkpoints (" + ", ".join(ppo) + "), "
-                                                "not a sweep over KL targets." if ppo else
-                                                "PPO was not in the zoo when this was measured: DPO only."})
     if "kto_vs_dpo" in todo:  # the same labels: n pairs for DPO, 2n unpaired rows for KTO
         _save("kto_vs_dpo", "kto_vs_dpo", common | {"points": [sft_point, run_dpo("sft", pairs, dpo_settings),
                                                  run_kto("sft", unpaired_rows(pairs), kto_settings)]})
