@@ -32,7 +32,7 @@ def _point(model, tokenizer, ref_model, reward_model, **where) -> dict:
     training = model.training
     summary, _ = evaluate(model, tokenizer, ref_model=ref_model, reward_model=reward_model, cloze=False)
     model.train(training)  # sampling switches to eval mode; the trainer's mode comes back
-    return where | {k: round(float(summary[k]), 4) for k in KEYS}
+    return where | {k: summary[k] for k in KEYS}  # evaluate already rounds to 4 places
 
 
 def dpo_run(beta: float, learning_rate: float | None) -> list[dict]:

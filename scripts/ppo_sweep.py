@@ -43,7 +43,7 @@ def one_run(kl_coef: float, seed: int, steps: int) -> dict:
     summary, _ = evaluate(policy, tokenizer, ref_model=ref_model, reward_model=rm, cloze=False)
     return {"kl_coef": kl_coef, "seed": seed, "steps": steps,
             "log": [{"step": row["step"], **{k: round(row[k], 4) for k in LOG_KEYS}} for row in log],
-            "eval": {k: round(summary[k], 4) for k in EVAL_KEYS}}
+            "eval": {k: summary[k] for k in EVAL_KEYS}}
 
 
 def main(argv=None) -> None:

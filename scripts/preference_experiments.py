@@ -29,7 +29,7 @@ def _summary(model, tokenizer, ref_model) -> dict:
     from alignkit.evaluate import evaluate
 
     summary, _ = evaluate(model, tokenizer, ref_model=ref_model, cloze=False)
-    return {k: round(float(summary[k]), 4) for k in KEYS}
+    return {k: summary[k] for k in KEYS}  # evaluate already rounds to 4 places
 
 
 def _save(name: str, experiment: str, payload: dict) -> None:

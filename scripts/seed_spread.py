@@ -64,7 +64,7 @@ def sampling_spread(names: list[str], seeds: list[int], command: str) -> dict:
         for seed in seeds:
             config = EvalConfig(sampling=replace(EvalConfig().sampling, seed=seed))
             summary, _ = evaluate(model, tokenizer, ref_model=sft, config=config, cloze=False)
-            runs.append({"sampling_seed": seed} | {k: round(float(summary[k]), 4) for k in KEYS if k in summary})
+            runs.append({"sampling_seed": seed} | {k: summary[k] for k in KEYS if k in summary})
             print(name, runs[-1], flush=True)
         results[f"{name} (sampling seeds)"] = {"command": command, "runs": runs, "summary": _summary(runs)}
     return results
