@@ -15,8 +15,8 @@ COMMANDS = {
     "eval": ("alignkit.evaluate_cli", "evaluate a model on the held-out prompts"),
     "zoo": ("alignkit.zoo_cli", "list, verify or rebuild the named checkpoints"),
     "world": ("alignkit.world.cli", "regenerate the toy world's data files"),
-    "grade": ("alignkit.grade", "grade learners' quiz submissions against the instructor key"),
-    "quiz-key": ("alignkit.quiz_key", "generate the instructor key from the question banks"),
+    "grade": ("alignkit.quiz.grade", "grade learners' quiz submissions against the instructor key"),
+    "quiz-key": ("alignkit.quiz.key", "generate the instructor key from the question banks"),
 }
 
 

@@ -24,7 +24,6 @@ import html
 import json
 import os
 import random
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ import torch
 
 from alignkit import quiz, storage, zoo
 from alignkit.errors import AlignkitError, AnswerTypeError
+from alignkit.runtime import in_ci, in_kernel
 from alignkit.generation import PROMPT_FORMATS, SampleConfig, reward_scores, sample
 from alignkit.world import load_world
 from alignkit.world.oracle import score
@@ -107,16 +107,6 @@ def _score_table(prompts: list[str], responses: dict[str, list[str]], reward_mod
 
 # --- where output goes ------------------------------------------------------------------------------
 
-def _ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
-def _in_kernel() -> bool:
-    ipython = sys.modules.get("IPython")  # never import IPython just to find out
-    shell = ipython.get_ipython() if ipython is not None else None
-    return getattr(shell, "kernel", None) is not None
-
-
 def _esc(text: str) -> str:
     return html.escape(text, quote=True)
 
@@ -170,7 +160,7 @@ def compare(prompts, models: dict, *, reward_model: Any = None, sampling: Sample
                  for name, spec in models.items()}
     table = _score_table(prompts, responses, reward_model)
     if show:
-        if _ci() or not _in_kernel():
+        if in_ci() or not in_kernel():
             print(_table_text(table))
         else:
             from IPython.display import HTML, display
@@ -387,7 +377,7 @@ class VotingSession:
         except ImportError:
             print(self.render_text())
             return
-        if _ci() or not _in_kernel():
+        if in_ci() or not in_kernel():
             print(self.render_text())
         else:
             display(self.widget())

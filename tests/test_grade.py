@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from alignkit import cli, quiz, quiz_bank
+from alignkit import cli, quiz
+from alignkit.quiz import bank as quiz_bank
 from test_quiz_widget import DEMO_POINTS, write_demo_bank
 
 MAX_POINTS = sum(DEMO_POINTS.values())

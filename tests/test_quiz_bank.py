@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from alignkit import cli, quiz_bank
+from alignkit import cli
+from alignkit.quiz import bank as quiz_bank
 from alignkit.errors import AnswerTypeError, QuizBankError
 
 ROOT = Path(__file__).resolve().parents[1]

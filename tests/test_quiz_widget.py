@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from alignkit import quiz, quiz_bank
+from alignkit import quiz
+from alignkit.quiz import bank as quiz_bank
 from alignkit.errors import AnswerTypeError
 
 SALT = "00112233445566778899aabbccddeeff"
@@ -158,7 +159,7 @@ def test_auto_mode(monkeypatch, env, blocked, expected):
         monkeypatch.setenv(name, value)
     if blocked:
         monkeypatch.setitem(sys.modules, "ipywidgets", None)  # import fails: as if not installed
-    assert quiz._resolve_mode("auto") == expected  # no kernel runs under pytest: static unless forced
+    assert quiz.widget._resolve_mode("auto") == expected  # no kernel runs under pytest: static unless forced
 
 
 def test_export_writes_submission_and_downloads_in_colab(demo, monkeypatch, capsys):

@@ -109,7 +109,7 @@ def test_every_limits_redraws_and_finish_draws_the_rest(fake_display):
 
 def test_wall_time_throttle(fake_display, monkeypatch):
     clock = FakeClock()
-    monkeypatch.setattr(viz, "_now", clock)
+    monkeypatch.setattr(viz.live, "_now", clock)
     plot = LivePlot(["loss"], backend="display", min_interval_s=5)
     for step in range(1, 51):
         clock.t = float(step)
@@ -119,7 +119,7 @@ def test_wall_time_throttle(fake_display, monkeypatch):
 
 def test_slow_redraws_are_spaced_further_apart(fake_display, monkeypatch):
     clock = FakeClock()
-    monkeypatch.setattr(viz, "_now", clock)
+    monkeypatch.setattr(viz.live, "_now", clock)
     starts = []
 
     def slow_figure(self):

@@ -113,7 +113,7 @@ def test_compare_prints_text_in_ci_and_escaped_html_in_a_kernel(home, monkeypatc
     assert f"Prompt 1: {prompts[0]}" in out and XSS in out and f"gold {gold:.2f} · RM 0.50" in out
 
     monkeypatch.delenv("CI")
-    monkeypatch.setattr(widgets, "_in_kernel", lambda: True)
+    monkeypatch.setattr(widgets, "in_kernel", lambda: True)
     shown = []
     monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj.data))
     widgets.compare(prompts, {"hostile": hostile})

@@ -4,7 +4,7 @@ A bank is one YAML file per chapter in `quizzes/` (schema in quizzes/README.md).
 plaintext key: a choice or numeric question stores `hashes`, sha256(salt | question id | canonical
 answer), and a learner's answer is correct when its hash is among them. This is obfuscation against
 peeking, not security (a handful of choices is brute-forced in microseconds); authoritative grading
-uses the instructor key made by `alignkit quiz-key` (see alignkit.grade).
+uses the instructor key made by `alignkit quiz-key` (see alignkit.quiz.grade).
 
 Canonical answers: single choice → the choice id; multiple choice → the sorted choice ids joined by
 ","; numeric → "cell:K" with K = floor(value / tolerance). A numeric question stores the hashes of

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from alignkit import quiz_bank
+from alignkit.quiz import bank as quiz_bank
 from alignkit.errors import AlignkitError
 from alignkit.storage import atomic_write_json
 

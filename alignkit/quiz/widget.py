@@ -21,8 +21,10 @@ import warnings
 from pathlib import Path
 from typing import Any, Callable
 
-from alignkit import quiz_bank, storage
+from alignkit import storage
+from alignkit.quiz import bank as quiz_bank
 from alignkit.errors import AlignkitError, AnswerTypeError
+from alignkit.runtime import in_ci, in_kernel
 
 __all__ = ["show", "export", "Quiz", "Feedback", "AnswerTypeError", "alignkit_home", "responses_path",
            "learner_id", "read_responses", "render_static", "SUBMISSION_FORMAT"]
@@ -266,7 +268,7 @@ def _resolve_mode(mode: str) -> str:
     choice = os.environ.get("ALIGNKIT_QUIZ", "").strip().lower()
     if mode != "auto":
         return mode
-    if os.environ.get("CI") or choice == "static":
+    if in_ci() or choice == "static":
         return "static"
     try:
         import ipywidgets  # noqa: F401

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -25,7 +24,8 @@ from typing import Any
 import plotly.graph_objects as go
 
 from alignkit.errors import AlignkitError
-from alignkit.viz_static import bar_plot, ema, line_plot, live_figure, scatter_with_envelope, upper_envelope
+from alignkit.runtime import in_ci, in_kernel
+from alignkit.viz.static import bar_plot, ema, line_plot, live_figure, scatter_with_envelope, upper_envelope
 
 __all__ = [
     "LivePlot",
@@ -44,25 +44,6 @@ ENV_BACKEND = "ALIGNKIT_PLOTS"
 _now = time.monotonic  # module attribute so tests can drive the wall-time throttle
 
 
-def __getattr__(name: str) -> Any:
-    # The transformers callback lives in its own module: importing transformers takes seconds.
-    if name == "LivePlotCallback":
-        from alignkit.viz_callback import LivePlotCallback
-
-        return LivePlotCallback
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def _ci_env() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
-def _in_ipython_kernel() -> bool:
-    ipython = sys.modules.get("IPython")  # never import IPython just to find out
-    shell = ipython.get_ipython() if ipython is not None else None
-    return getattr(shell, "kernel", None) is not None
-
-
 def resolve_backend(backend: str = "auto") -> str:
     """The backend a LivePlot will use: ALIGNKIT_PLOTS if set, else `backend`, with "auto" resolved."""
     forced = os.environ.get(ENV_BACKEND, "").strip().lower()
@@ -75,7 +56,7 @@ def resolve_backend(backend: str = "auto") -> str:
         raise ValueError(f"backend={backend!r} is not a plot backend; use 'auto' or one of {', '.join(BACKENDS)}")
     if backend != "auto":
         return backend
-    return "record" if _ci_env() or not _in_ipython_kernel() else "display"
+    return "record" if in_ci() or not in_kernel() else "display"
 
 
 def plotly_bundle(fig: go.Figure, text: str = "<plotly figure>") -> dict[str, Any]:
@@ -310,7 +291,7 @@ class LivePlot:
             return None
         from tqdm.auto import tqdm
 
-        quiet = self.backend == "record" and _ci_env()  # keep CI logs readable
+        quiet = self.backend == "record" and in_ci()  # keep CI logs readable
         return tqdm(total=total_steps, desc=self.title or "training", disable=quiet)
 
     def _advance_bar(self, row: Mapping[str, float]) -> None:

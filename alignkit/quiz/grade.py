@@ -24,9 +24,10 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from alignkit import quiz_bank, quiz_key
+from alignkit.quiz import bank as quiz_bank
+from alignkit.quiz import key as quiz_key
 from alignkit.errors import AlignkitError, AnswerTypeError
-from alignkit.quiz import SUBMISSION_FORMAT, SUBMISSION_VERSION
+from alignkit.quiz.widget import SUBMISSION_FORMAT, SUBMISSION_VERSION
 from alignkit.storage import atomic_write_text
 
 __all__ = ["MAX_SUBMISSION_BYTES", "POLICIES", "SubmissionError", "read_submission", "add_arguments", "run"]
