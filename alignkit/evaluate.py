@@ -16,6 +16,7 @@ from alignkit.world.files import read_jsonl
 from alignkit.world.oracle import score
 
 BENIGN = ("fact", "procedure", "arithmetic")
+CLOZE_NEW_TOKENS = 6  # a cloze answer is one world value, a word or two: not the harness's response length
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ def cloze_accuracy(model, tokenizer, rows: list[dict] | None = None, batch_size:
         chunk = rows[start:start + batch_size]
         enc = tokenizer([tokenizer.bos_token + r["prefix"] for r in chunk], return_tensors="pt", padding=True,
                         padding_side="left", add_special_tokens=False).to(device)
-        out = model.generate(**enc, max_new_tokens=6, do_sample=False, pad_token_id=tokenizer.pad_token_id)
+        out = model.generate(**enc, max_new_tokens=CLOZE_NEW_TOKENS, do_sample=False, pad_token_id=tokenizer.pad_token_id)
         for row, ids in zip(chunk, out[:, enc.input_ids.shape[1]:].cpu()):
             hits.append(tokenizer.decode(ids, skip_special_tokens=True).strip().startswith(row["value"]))
     heldout = [h for h, r in zip(hits, rows) if r["heldout_entity"]]
@@ -102,9 +103,3 @@ def evaluate(model, tokenizer, *, ref_model=None, reward_model=None, config: Eva
     if cloze:
         summary |= cloze_accuracy(model, tokenizer)
     return summary, df
-
-
-def evaluate_base_metrics(model, tokenizer) -> dict:
-    """What the zoo's manifest records for a pretrained model: it knows facts, it does not answer."""
-    summary, _ = evaluate(model, tokenizer, config=EvalConfig(prompt_format="document"))
-    return summary

@@ -6,14 +6,14 @@ from dataclasses import dataclass
 import torch
 
 from alignkit.errors import explain_out_of_memory
-from alignkit.logprobs import exact_kl_per_token, temperature_scaled
+from alignkit.logprobs import exact_kl_per_token, sequence_logprobs, shifted_token_logprobs, temperature_scaled
 
 PROMPT_FORMATS = ("chat", "document")
 
 
 @dataclass(frozen=True)
 class SampleConfig:
-    max_new_tokens: int = 64
+    max_new_tokens: int = 64  # the harness's response cap; PPO's rollouts have their own (PPOConfig.max_new_tokens)
     temperature: float = 0.7  # 0 means greedy
     batch_size: int = 64  # prompts per generate() call
     seed: int = 0
@@ -129,3 +129,34 @@ def reward_scores(reward_model, tokenizer, prompts: list[str], responses: list[s
                         add_special_tokens=False).to(device)
         scores += reward_model(**enc).logits[:, 0].float().cpu().tolist()
     return scores
+
+
+def _encode_chat(tokenizer, prompt: str, response: str) -> tuple[list[int], int]:
+    """Token ids of the chat [user prompt, assistant response] and how many of them are the prompt."""
+    conversation = [{"role": "user", "content": prompt}, {"role": "assistant", "content": response}]
+    ids = tokenizer(tokenizer.apply_chat_template(conversation, tokenize=False), add_special_tokens=False)["input_ids"]
+    n_prompt = len(tokenizer(render_prompt(tokenizer, prompt, "chat"), add_special_tokens=False)["input_ids"])
+    return ids, n_prompt
+
+
+@torch.no_grad()
+def completion_logprobs(model, tokenizer, prompts: list[str], responses: list[str],
+                        batch_size: int = 64) -> torch.Tensor:
+    """log pi(response | prompt) in the chat format, summed over the response tokens and its end token: [N].
+
+    The same completion tokens TRL's DPO and KTO trainers score.
+    """
+    device = next(model.parameters()).device
+    out = []
+    for start in range(0, len(prompts), batch_size):
+        encoded = [_encode_chat(tokenizer, p, r) for p, r in zip(prompts[start:start + batch_size],
+                                                                 responses[start:start + batch_size])]
+        width = max(len(ids) for ids, _ in encoded)
+        ids = torch.full((len(encoded), width), tokenizer.pad_token_id, dtype=torch.long)
+        attention, completion = torch.zeros_like(ids), torch.zeros_like(ids)
+        for i, (seq, n_prompt) in enumerate(encoded):  # right padding: positions need no correction
+            ids[i, :len(seq)], attention[i, :len(seq)], completion[i, n_prompt:len(seq)] = torch.tensor(seq), 1, 1
+        logits = model(input_ids=ids.to(device), attention_mask=attention.to(device)).logits
+        token_logps = shifted_token_logprobs(logits, ids.to(device))  # [B, T-1]
+        out.append(sequence_logprobs(token_logps, completion[:, 1:].to(device)).cpu())  # [B]
+    return torch.cat(out)

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import random
 import warnings
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 
 import torch
 
-from alignkit.dpo import implicit_reward_accuracy, policy_reference_and_pairs
-from alignkit.reward import final_loss_and_steps
 from alignkit.errors import AlignkitError
 from alignkit.generation import SampleConfig, sample
+from alignkit.preferences import DEFAULT_BETA
+from alignkit.trl_driver import StepHook, run_trainer, trainer_kwargs
 from alignkit.world.labelers import Labeler, LabelerConfig
 
 __all__ = [
@@ -31,7 +31,6 @@ __all__ = [
     "KTOSettings",
     "kto_config",
     "train_kto",
-    "build_kto",
 ]
 
 
@@ -128,10 +127,10 @@ def to_unpaired_conversational(rows: list[dict]) -> list[dict]:
 
 @dataclass(frozen=True)
 class KTOSettings:
-    beta: float = 0.1  # as DPO's: the KL leash
+    beta: float = DEFAULT_BETA  # the KL leash, as DPO's
     desirable_weight: float = 1.0  # λ_D; raise it when desirable examples are scarce (recommended_desirable_weight)
     undesirable_weight: float = 1.0  # λ_U
-    learning_rate: float = 1e-4  # as DPOSettings; measured on an earlier 1,323-pair set: 2e-4 and 5e-4 cost gold reward
+    learning_rate: float = 1e-4  # measured on an earlier 1,323-pair set: 2e-4 and 5e-4 cost gold reward
     epochs: float = 1.0
     batch_size: int = 16  # examples per step; at least 2, since z0 comes from mismatched pairs in the batch
     max_length: int = 128  # tokens of prompt + completion
@@ -144,8 +143,6 @@ def kto_config(settings: KTOSettings, output_dir: str, profile=None):
     """TRL's KTOConfig for these settings: the "kto" loss, no dropout, precision flags explicit."""
     from trl import KTOConfig
 
-    from alignkit.sft import trainer_kwargs
-
     _require_pairs(settings.batch_size, "kto_config")
     with warnings.catch_warnings():  # TRL's own defaults trip transformers' deprecation notices
         warnings.simplefilter("ignore", FutureWarning)
@@ -157,7 +154,7 @@ def kto_config(settings: KTOSettings, output_dir: str, profile=None):
 
 
 def train_kto(model, ref_model, tokenizer, rows: list[dict], settings: KTOSettings = KTOSettings(),
-              plot=None) -> list[dict]:
+              plot=None, on_step: StepHook | None = None) -> list[dict]:
     """Train `model` in place with KTO against the frozen `ref_model`; returns TRL's log history.
 
     rows: prompt/completion/label strings (`unpaired_rows`, `one_output_rows`) or TRL conversational rows.
@@ -166,8 +163,6 @@ def train_kto(model, ref_model, tokenizer, rows: list[dict], settings: KTOSettin
     be itself, is dropped.
     """
     from trl import KTOTrainer
-
-    from alignkit.sft import run_trainer
 
     _require_pairs(settings.batch_size, "train_kto")
     if len(rows) < 2:
@@ -183,46 +178,4 @@ def train_kto(model, ref_model, tokenizer, rows: list[dict], settings: KTOSettin
     trl_rows = [{k: r[k] for k in ("prompt", "completion", "label")} for r in trl_rows]
     ref_model.eval().requires_grad_(False)
     return run_trainer(KTOTrainer, model, tokenizer, trl_rows, lambda out: kto_config(settings, out), plot=plot,
-                       ref_model=ref_model)
-
-
-# --- the zoo checkpoint ----------------------------------------------------------------------
-
-
-def build_kto(seed: int = 0, root=None, plot=None, beta: float | None = None, name: str = "kto", base: str = "sft",
-              n_prompts: int | None = 400, samples_per_prompt: int = 4, n_heldout_prompts: int | None = 100,
-              drop_fraction: float = 0.0, settings: KTOSettings | None = None) -> dict:
-    """Train `base` with KTO on DPO's labeled pairs, unpaired, and save it to the zoo as `name`.
-
-    The same labels DPO gets (pairs of `sft`'s responses), each pair split into a desirable and an
-    undesirable example, so KTO and DPO compare on equal data. drop_fraction: the share of desirable
-    examples discarded; unless `settings` is given, λ_D is then set by `recommended_desirable_weight`
-    (ratio 4/3 when any are dropped). beta, when given, overrides settings.beta.
-    """
-    from alignkit import zoo
-    from alignkit.evaluate import evaluate
-
-    labeler = LabelerConfig()
-    model, ref_model, tokenizer, data = policy_reference_and_pairs(base, root, n_prompts, n_heldout_prompts,
-                                                                   samples_per_prompt, seed, labeler)
-    rows = drop_desirable(unpaired_rows(data["train"]), drop_fraction, seed=seed)
-    n_desirable = sum(r["label"] for r in rows)
-    if settings is None:
-        ratio = 4 / 3 if drop_fraction > 0 else 1.0
-        settings = KTOSettings(seed=seed, desirable_weight=round(
-            recommended_desirable_weight(n_desirable, len(rows) - n_desirable, ratio), 4))
-    settings = replace(settings, beta=beta) if beta is not None else settings
-    log = train_kto(model, ref_model, tokenizer, rows, settings, plot=plot)
-    summary, _ = evaluate(model, tokenizer, ref_model=ref_model)
-    metrics = summary | {
-        "train_desirable": n_desirable, "train_undesirable": len(rows) - n_desirable,
-        "heldout_pairs": len(data["heldout"]),
-        "implicit_heldout_accuracy": round(implicit_reward_accuracy(model, ref_model, tokenizer, data["heldout"],
-                                                                    settings.beta), 4),
-    } | final_loss_and_steps(log)
-    zoo.save(name, model, tokenizer, kind="causal-lm", format="chat", parent=base,
-             command=f"alignkit zoo build {name} --seed {seed}", seed=seed,
-             config=asdict(settings) | {"samples_per_prompt": samples_per_prompt, "n_prompts": n_prompts,
-                                        "drop_fraction": drop_fraction, "labeler": asdict(labeler)},
-             metrics=metrics, root=root)
-    return metrics
+                       on_step=on_step, ref_model=ref_model)

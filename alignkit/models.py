@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 from alignkit.errors import AlignkitError, CheckpointError
+from alignkit.profiles import choose_device
 
 __all__ = [
     "TinyLlamaConfig",
@@ -18,8 +19,6 @@ __all__ = [
     "build_causal_lm",
     "build_reward_model",
     "load_pretrained",
-    "choose_device",
-    "choose_dtype",
     "count_parameters",
     "model_memory_bytes",
 ]
@@ -122,7 +121,7 @@ def load_pretrained(path_or_hub_name: str | Path, kind: str = "causal-lm", devic
 
     device: None picks `choose_device()`; a directory that does not exist or holds no safetensors
     weights raises CheckpointError. dtype: None keeps the dtype the checkpoint was saved in
-    (float32 for the toy zoo); pass `choose_dtype(device)` for half precision on a GPU.
+    (float32 for the toy zoo); pass `alignkit.profiles.choose_dtype(device)` for half precision on a GPU.
     The hub is only reached if the files are not cached and HF_HUB_OFFLINE is not set.
     """
     auto_class, extra = _auto_class(kind)
@@ -153,29 +152,6 @@ def load_pretrained(path_or_hub_name: str | Path, kind: str = "causal-lm", devic
     model.to(choose_device(device))
     model.eval()
     return model
-
-
-def choose_device(prefer: str | torch.device | None = None) -> torch.device:
-    """The device to run on: `prefer` if given and usable, else CUDA if available, else CPU."""
-    if prefer is not None:
-        device = torch.device(prefer)
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise AlignkitError(
-                "CUDA was requested but torch.cuda.is_available() is False. Use device='cpu', "
-                "or install a CUDA build of torch and check that a GPU is visible (nvidia-smi)."
-            )
-        return device
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def choose_dtype(device: str | torch.device) -> torch.dtype:
-    """Weights' dtype for a device: float32 on CPU; bfloat16 on GPUs that support it, else float16.
-
-    T4-class GPUs have no bfloat16; half precision there must be float16.
-    """
-    if torch.device(device).type != "cuda":
-        return torch.float32
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
 def count_parameters(model, trainable_only: bool = False) -> int:

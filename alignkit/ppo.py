@@ -64,7 +64,8 @@ class PPOConfig:
     vf_coef: float = 0.1  # weight of the value loss in the total loss
     whiten_rewards: bool = False  # scale (not shift) per-token rewards to unit variance before GAE
     temperature: float = 0.7  # sampling temperature; log-probs are computed at the same temperature
-    max_new_tokens: int = 48  # response length cap; the world's good answers are far shorter
+    max_new_tokens: int = 48  # rollout length cap, below the harness's 64: good answers are far shorter, and every
+    # token costs a forward pass of four models
     missing_eos_penalty: float | None = -1.0  # added to the score of responses cut off before EOS ("EOS trick")
     seed: int = 0  # prompt order, sampling and minibatch shuffling
 

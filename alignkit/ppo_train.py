@@ -1,4 +1,4 @@
-"""PPO-RLHF, the shell: four models, rollouts, the visible training loop, the zoo builders.
+"""PPO-RLHF, the shell: four models, rollouts, the visible training loop.
 
     policy, ref_model, reward_model, value_model = ppo_models(sft_model, reward_model)
     log = train_ppo(policy, ref_model, reward_model, value_model, tokenizer, prompts, PPOConfig(), steps=20)
@@ -14,16 +14,19 @@ from __future__ import annotations
 import copy
 import os
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from alignkit.errors import explain_out_of_memory
 from alignkit.generation import SampleConfig, reward_scores, sample
 from alignkit.logprobs import exact_kl_per_token, temperature_scaled, token_logprobs
 from alignkit.ppo import (PPOConfig, compute_gae, kl_controller, kl_penalized_rewards, masked_mean, per_token_kl,
                           ppo_loss, scores_with_eos_penalty, value_loss, whiten)
+from alignkit.trl_driver import StepHook
+from alignkit.world.oracle import gold
 
 __all__ = [
     "ValueModel",
@@ -38,8 +41,6 @@ __all__ = [
     "advantages_and_returns",
     "ppo_update",
     "train_ppo",
-    "build_ppo",
-    "build_ppo_nokl",
 ]
 
 
@@ -232,16 +233,14 @@ def _prompt_batches(prompts: list[str], batch_size: int, seed: int):
 
 
 def train_ppo(policy, ref_model, reward_model, value_model, tokenizer, prompts: list[str],
-              config: PPOConfig = PPOConfig(), steps: int = 10, plot=None, gold_fn=None) -> list[dict]:
+              config: PPOConfig = PPOConfig(), steps: int = 10, plot=None, gold_fn=None,
+              on_step: StepHook | None = None) -> list[dict]:
     """The PPO-RLHF loop: rollout, rewards, GAE, update; one logged dict per step. Trains policy and value model.
 
     ref_model=None: the policy is a LoRA model (`lora_policy`) whose adapter-free backbone is the reference.
     gold_fn(prompt, response) -> float, default the oracle's gold reward: logged only, never optimised.
+    on_step(step): called after each step (e.g. to evaluate on held-out prompts), as TRL trainers' hook is.
     """
-    from tqdm.auto import tqdm
-
-    from alignkit.world.oracle import gold
-
     gold_fn = gold_fn or gold
     if len(prompts) < config.batch_size:
         raise ValueError(f"need at least batch_size={config.batch_size} prompts, got {len(prompts)}")
@@ -279,39 +278,6 @@ def train_ppo(policy, ref_model, reward_model, value_model, tokenizer, prompts: 
         bar.set_postfix(gold=f"{row['gold']:.3f}", rm=f"{row['rm_score']:.2f}", kl=f"{row['kl']:.2f}", refresh=False)
         if plot is not None:
             plot.log(step, **{k: v for k, v in row.items() if k != "step"})
+        if on_step is not None:
+            on_step(step)
     return log
-
-
-# --- the zoo checkpoints ---------------------------------------------------------------------
-
-
-# Measured (sft + rm, 1 thread, scripts/ppo_sweep.py): at 30 steps kl_coef 0.2 held-out gold 0.803 (sft 0.745), KL 1.9;
-# kl_coef 0 gold 0.755 with RM score 0.90 (kl_coef 0.2: 0.17), KL 13 -- over-optimisation. See data/results.
-def build_ppo(seed: int = 0, root=None, plot=None, kl_coef: float = 0.2, name: str = "ppo", steps: int = 30,
-              config: PPOConfig | None = None) -> dict:
-    """PPO-train `sft` against the zoo's `rm` on the world's training prompts; save it as `name`."""
-    from alignkit import zoo
-    from alignkit.evaluate import evaluate
-    from alignkit.world.files import read_jsonl
-
-    sft_model, tokenizer = zoo.load("sft", root=root)
-    rm, _ = zoo.load("rm", root=root)
-    config = replace(config or PPOConfig(), kl_coef=kl_coef, seed=seed)
-    policy, ref_model, reward_model, value_model = ppo_models(sft_model, rm)
-    prompts = [r["prompt"] for r in read_jsonl("prompts_train.jsonl")]
-    log = train_ppo(policy, ref_model, reward_model, value_model, tokenizer, prompts, config, steps, plot=plot)
-    summary, _ = evaluate(policy, tokenizer, ref_model=ref_model, reward_model=reward_model)
-    last = log[-5:]
-    metrics = summary | {f"train_{k}": round(sum(r[k] for r in last) / len(last), 4)
-                         for k in ("gold", "rm_score", "kl", "kl_exact", "response_length")}
-    metrics |= {"steps": steps, "rollout_seconds": round(sum(r["rollout_s"] for r in log), 1),
-                "update_seconds": round(sum(r["update_s"] for r in log), 1)}
-    zoo.save(name, policy, tokenizer, kind="causal-lm", format="chat", parent="sft",
-             command=f"alignkit zoo build {name} --seed {seed}", seed=seed, config=asdict(config) | {"steps": steps},
-             metrics=metrics, root=root)
-    return metrics
-
-
-def build_ppo_nokl(seed: int = 0, root=None, plot=None, steps: int = 30, config: PPOConfig | None = None) -> dict:
-    """The same run without the KL penalty (kl_coef = 0): the chapter's reward-hacking contrast."""
-    return build_ppo(seed=seed, root=root, plot=plot, kl_coef=0.0, name="ppo-nokl", steps=steps, config=config)

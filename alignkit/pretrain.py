@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from alignkit.errors import explain_out_of_memory
-from alignkit.models import TinyLlamaConfig, build_causal_lm, count_parameters
+from alignkit.models import TinyLlamaConfig, build_causal_lm
 from alignkit.tokenizer import encode_document, train_tokenizer
 
 
@@ -98,19 +98,3 @@ def pretrain(config: PretrainConfig = PretrainConfig(), corpus: list[str] | None
     blocks = pack_documents(tokenizer, corpus, config.block_size)
     log = train_lm(model, blocks, config, plot=plot)
     return model, tokenizer, log
-
-
-def build_base(seed: int = 0, root=None, plot=None) -> dict:
-    """Pretrain `base` with the default config and save it to the zoo, with its metrics."""
-    from alignkit import zoo
-    from alignkit.evaluate import evaluate_base_metrics
-
-    config = PretrainConfig(seed=seed)
-    model, tokenizer, log = pretrain(config, plot=plot)
-    metrics = {"final_loss": round(sum(r["loss"] for r in log[-20:]) / min(20, len(log)), 4),
-               "train_seconds": round(log[-1]["seconds"], 1), "steps": len(log)}
-    metrics |= evaluate_base_metrics(model, tokenizer)
-    zoo.save("base", model, tokenizer, kind="causal-lm", format="document", parent=None,
-             command=f"alignkit zoo build base --seed {seed}", seed=seed,
-             config=asdict(config) | {"params": count_parameters(model)}, metrics=metrics, root=root)
-    return metrics

@@ -1,8 +1,7 @@
 """Hardware profiles and `setup()`, the one call a chapter's first code cell makes.
 
-A profile says where the course runs (CPU or GPU, which precision) and how big the chapters'
-experiments are. Chapters read its fields and vary them with `dataclasses.replace`; nothing here
-is global until `setup()` is called.
+A profile says where the course runs (CPU or GPU, which precision, offline or not); this module is the
+one place the device and the dtype are chosen. Nothing here is global until `setup()` is called.
 """
 from __future__ import annotations
 
@@ -15,21 +14,17 @@ import torch
 
 from alignkit.errors import AlignkitError
 
-__all__ = ["Profile", "PROFILES", "detect_profile", "setup", "describe", "default_threads", "precision_kwargs"]
+__all__ = ["Profile", "PROFILES", "detect_profile", "choose_device", "choose_dtype", "setup", "describe",
+           "default_threads", "precision_kwargs"]
 
 
 @dataclass(frozen=True)
 class Profile:
-    """Where the course runs and how big its experiments are."""
+    """Where the course runs: which device, which precision, and whether hub downloads are allowed."""
 
     name: str  # "cpu-tiny", "gpu" or "gpu-real"
     device: str  # "cpu" or "cuda"
     dtype: str  # weights' dtype for generation and frozen models: "float32", "bfloat16", "float16"
-    batch_size: int  # per-device training batch size chapters start from
-    steps_multiplier: float  # chapters multiply their default number of training steps by this
-    max_new_tokens: int  # longest response generated in rollouts and evaluation
-    eval_prompts: int  # held-out prompts per evaluation table (more = smaller error bars, slower)
-    model: str  # "zoo": the course's tiny models; otherwise the hub model of the real-model track
     offline: bool  # set HF_HUB_OFFLINE=1: the toy track never downloads anything at run time
 
     @property
@@ -38,18 +33,33 @@ class Profile:
 
 
 PROFILES: dict[str, Profile] = {
-    # Default: a 2-core laptop CPU; every chapter finishes in a few minutes.
-    "cpu-tiny": Profile("cpu-tiny", "cpu", "float32", batch_size=16, steps_multiplier=1.0,
-                        max_new_tokens=48, eval_prompts=64, model="zoo", offline=True),
-    # Same toy models on a GPU: longer training and bigger evaluations in about the same time.
-    # dtype becomes float16 on GPUs without bfloat16 (T4), see detect_profile.
-    "gpu": Profile("gpu", "cuda", "bfloat16", batch_size=64, steps_multiplier=4.0,
-                   max_new_tokens=64, eval_prompts=256, model="zoo", offline=True),
-    # The real-model track: the same code on a small hub model, which must be downloaded once.
-    "gpu-real": Profile("gpu-real", "cuda", "bfloat16", batch_size=8, steps_multiplier=1.0,
-                        max_new_tokens=128, eval_prompts=128, model="HuggingFaceTB/SmolLM2-135M",
-                        offline=False),
+    "cpu-tiny": Profile("cpu-tiny", "cpu", "float32", offline=True),  # a 2-core laptop: the course's default
+    "gpu": Profile("gpu", "cuda", "bfloat16", offline=True),  # the same toy models on a GPU
+    "gpu-real": Profile("gpu-real", "cuda", "bfloat16", offline=False),  # a hub model, downloaded once
 }
+
+
+def choose_device(prefer: str | torch.device | None = None) -> torch.device:
+    """The device to run on: `prefer` if given and usable, else CUDA if available, else CPU."""
+    if prefer is not None:
+        device = torch.device(prefer)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise AlignkitError(
+                "CUDA was requested but torch.cuda.is_available() is False. Use device='cpu', "
+                "or install a CUDA build of torch and check that a GPU is visible (nvidia-smi)."
+            )
+        return device
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def choose_dtype(device: str | torch.device) -> torch.dtype:
+    """Weights' dtype for a device: float32 on CPU; bfloat16 on GPUs that support it, else float16.
+
+    T4-class GPUs have no bfloat16; half precision there must be float16.
+    """
+    if torch.device(device).type != "cuda":
+        return torch.float32
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
 def _fit_to_machine(profile: Profile) -> Profile:
@@ -58,8 +68,8 @@ def _fit_to_machine(profile: Profile) -> Profile:
             f"Profile {profile.name!r} needs a GPU, but torch.cuda.is_available() is False. "
             "Use setup(profile='cpu-tiny'), or in Colab choose Runtime > Change runtime type > GPU."
         )
-    if profile.device == "cuda" and profile.dtype == "bfloat16" and not torch.cuda.is_bf16_supported():
-        return replace(profile, dtype="float16")  # T4-class GPUs have no bfloat16
+    if profile.dtype != "float32":  # half precision: the kind this device supports
+        return replace(profile, dtype=str(choose_dtype(profile.device)).removeprefix("torch."))
     return profile
 
 
@@ -138,12 +148,8 @@ def _lookup(name: str) -> Profile:
 
 def describe(profile: Profile) -> str:
     """One line for a notebook: what runs where, with no versions, paths or timings."""
-    models = "the course's tiny models" if profile.model == "zoo" else profile.model
-    return (
-        f"profile {profile.name}: {profile.device.upper()}, {profile.dtype} weights, "
-        f"batch size {profile.batch_size}, {profile.steps_multiplier:g}x training steps, "
-        f"up to {profile.max_new_tokens} new tokens, {models}"
-    )
+    hub = "no downloads" if profile.offline else "hub models may be downloaded"
+    return f"profile {profile.name}: {profile.device.upper()}, {profile.dtype} weights, {hub}"
 
 
 def precision_kwargs(profile: Profile) -> dict[str, bool]:

@@ -2,27 +2,27 @@
 
 `bradley_terry_loss` is the whole idea in a few lines; `train_reward_model` drives TRL's
 `RewardTrainer`, which computes the same loss on rewards read at each conversation's last token.
-The data pipeline is InstructGPT's: sample responses from the SFT policy, have (simulated) labelers
-compare them, train a reward model that starts from the SFT backbone with a fresh scalar head.
+The data pipeline is InstructGPT's (alignkit.preferences): sample responses from the SFT policy, have
+(simulated) labelers compare them; here a reward model that starts from the SFT backbone with a fresh
+scalar head learns them.
 """
 from __future__ import annotations
 
 import copy
-import itertools
 import warnings
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 from alignkit.errors import AlignkitError
-from alignkit.generation import SampleConfig, reward_scores, sample
-from alignkit.world.labelers import LabelerConfig, agreement_ceiling, label_pairs
+from alignkit.generation import reward_scores
+from alignkit.trl_driver import StepHook, run_trainer, trainer_kwargs
+from alignkit.world.labelers import LabelerConfig, agreement_ceiling
+from alignkit.world.oracle import gold
 
 __all__ = [
     "bradley_terry_loss",
-    "sample_pairs",
-    "label_pairs",
     "to_trl_rows",
     "from_trl_rows",
     "RewardSettings",
@@ -31,10 +31,7 @@ __all__ = [
     "train_reward_model",
     "preference_accuracy",
     "oracle_accuracy",
-    "preference_rows",
     "reward_metrics",
-    "final_loss_and_steps",
-    "build_rm",
 ]
 
 
@@ -48,28 +45,7 @@ def bradley_terry_loss(chosen_rewards: torch.Tensor, rejected_rewards: torch.Ten
     return -F.logsigmoid(margins).mean()
 
 
-# --- preference data -------------------------------------------------------------------------
-
-
-def sample_pairs(model, tokenizer, prompts: list[str], *, samples_per_prompt: int = 2,
-                 sampling: SampleConfig = SampleConfig(temperature=1.0), seed: int = 0) -> list[tuple[str, str, str]]:
-    """(prompt, response_a, response_b) from the policy: every pair of its `samples_per_prompt` responses.
-
-    Each round samples one response to every prompt, batched, with its own seed (seed, seed+1, ...;
-    `sampling.seed` is ignored). Pairs of two identical responses are dropped: a labeler cannot
-    prefer one of two identical texts, and such a row would teach the reward model nothing.
-    """
-    if samples_per_prompt < 2:
-        raise AlignkitError(f"samples_per_prompt must be at least 2 to form a pair, not {samples_per_prompt}.")
-    rounds = [sample(model, tokenizer, prompts, "chat", replace(sampling, seed=seed + i)).responses
-              for i in range(samples_per_prompt)]
-    pairs = []
-    for index, prompt in enumerate(prompts):
-        for first, second in itertools.combinations(range(samples_per_prompt), 2):
-            a, b = rounds[first][index], rounds[second][index]
-            if a != b:
-                pairs.append((prompt, a, b))
-    return pairs
+# --- data: TRL's conversational preference rows ----------------------------------------------
 
 
 def to_trl_rows(rows: list[dict]) -> list[dict]:
@@ -112,8 +88,6 @@ def reward_config(settings: RewardSettings, output_dir: str, profile=None):
     """TRL's RewardConfig for these settings, with precision flags absorbed (TRL defaults to bf16)."""
     from trl import RewardConfig
 
-    from alignkit.sft import trainer_kwargs
-
     with warnings.catch_warnings():  # TRL's own defaults trip transformers' deprecation notices
         warnings.simplefilter("ignore", FutureWarning)
         return RewardConfig(
@@ -142,7 +116,7 @@ def reward_model_from_sft(sft_model, tokenizer, seed: int = 0):
 
 
 def train_reward_model(reward_model, tokenizer, rows: list[dict], settings: RewardSettings = RewardSettings(),
-                       plot=None) -> list[dict]:
+                       plot=None, on_step: StepHook | None = None) -> list[dict]:
     """Train `reward_model` in place on preference rows; returns TRL's log history.
 
     rows: labeled rows (prompt/chosen/rejected strings, as `label_pairs` returns them) or rows
@@ -150,13 +124,11 @@ def train_reward_model(reward_model, tokenizer, rows: list[dict], settings: Rewa
     """
     from trl import RewardTrainer
 
-    from alignkit.sft import run_trainer
-
     if not rows:
         raise AlignkitError("train_reward_model got no preference rows; label some pairs first (label_pairs).")
     trl_rows = rows if isinstance(rows[0].get("chosen"), list) else to_trl_rows(rows)
     return run_trainer(RewardTrainer, reward_model, tokenizer, trl_rows, lambda out: reward_config(settings, out),
-                       plot=plot)
+                       plot=plot, on_step=on_step)
 
 
 # --- measuring -------------------------------------------------------------------------------
@@ -188,8 +160,6 @@ def oracle_accuracy(reward_model, tokenizer, pairs: list[tuple[str, str, str]]) 
 
     Labelers are noisy and biased, so this measures the RM against the truth, not against the labels.
     """
-    from alignkit.world.oracle import gold
-
     golds = [(gold(p, a), gold(p, b)) for p, a, b in pairs]
     decided = [(p, a, b, ga > gb) for (p, a, b), (ga, gb) in zip(pairs, golds) if ga != gb]
     if not decided:
@@ -197,72 +167,6 @@ def oracle_accuracy(reward_model, tokenizer, pairs: list[tuple[str, str, str]]) 
     prompts, first, second, gold_prefers_first = map(list, zip(*decided))
     scores_first, scores_second = _scores_of_both(reward_model, tokenizer, prompts, first, second)
     return _agreement(scores_first, scores_second, gold_prefers_first)
-
-
-# --- the zoo checkpoint ----------------------------------------------------------------------
-
-
-def _spread(items: list, n: int | None) -> list:
-    """`n` items evenly spaced through `items` (the world's prompt files are grouped by category and entity)."""
-    if n is None or n >= len(items):
-        return list(items)
-    return [items[i * len(items) // n] for i in range(n)]
-
-
-def preference_rows(sft_model, tokenizer, *, n_prompts: int | None = None, n_heldout_prompts: int | None = None,
-                    samples_per_prompt: int = 8, temperature: float = 1.0, seed: int = 0,
-                    labeler: LabelerConfig = LabelerConfig()) -> dict:
-    """The reward chapter's data: labeled pairs of `sft_model`'s responses (the RM, DPO and KTO all train on it).
-
-    samples_per_prompt: responses sampled per prompt; every differing pair of them is labeled (InstructGPT
-    had labelers rank K = 4 to 9). temperature: sampling temperature, 1.0 as in InstructGPT; pairs differ
-    where `sft` is unsure or its demonstrators disagreed (refusing or complying, abstaining or guessing).
-    n_prompts / n_heldout_prompts: how many of the world's training / held-out prompts, evenly spread over
-    the files; None uses all.
-
-    Returns {"train": rows, "heldout": rows, "heldout_pairs": unlabeled pairs}; rows are prompt/chosen/rejected
-    strings. Held-out prompts get their own sampling seed and fresh labeler noise.
-    """
-    from alignkit.world.files import read_jsonl
-
-    sampling = SampleConfig(temperature=temperature)
-    train_prompts = _spread([r["prompt"] for r in read_jsonl("prompts_train.jsonl")], n_prompts)
-    heldout_prompts = _spread([r["prompt"] for r in read_jsonl("prompts_heldout.jsonl")], n_heldout_prompts)
-    train_pairs = sample_pairs(sft_model, tokenizer, train_prompts, samples_per_prompt=samples_per_prompt,
-                               sampling=sampling, seed=seed)
-    heldout_pairs = sample_pairs(sft_model, tokenizer, heldout_prompts, samples_per_prompt=samples_per_prompt,
-                                 sampling=sampling, seed=seed + 1000)  # fewer prompts: more pairs each
-    return {"train": label_pairs(train_pairs, labeler),
-            "heldout": label_pairs(heldout_pairs, replace(labeler, seed=labeler.seed + 1)),
-            "heldout_pairs": heldout_pairs}
-
-
-def final_loss_and_steps(log: list[dict]) -> dict:
-    """The last logged training loss (runs shorter than logging_steps log only train_loss) and the step count."""
-    losses = [r["loss"] for r in log if "loss" in r] or [log[-1]["train_loss"]]
-    return {"final_loss": round(losses[-1], 4), "steps": log[-1].get("step", len(losses))}
-
-
-def build_rm(seed: int = 0, root=None, plot=None, n_prompts: int | None = None, samples_per_prompt: int = 8,
-             n_heldout_prompts: int | None = None, settings: RewardSettings | None = None) -> dict:
-    """Train a reward model on labeled pairs of `sft`'s responses (`preference_rows`) and save it as `rm`."""
-    from alignkit import zoo
-
-    sft_model, tokenizer = zoo.load("sft", root=root)
-    settings = settings or RewardSettings(seed=seed)
-    labeler = LabelerConfig()
-    data = preference_rows(sft_model, tokenizer, n_prompts=n_prompts, n_heldout_prompts=n_heldout_prompts,
-                           samples_per_prompt=samples_per_prompt, seed=seed, labeler=labeler)
-    reward_model = reward_model_from_sft(sft_model, tokenizer, seed=seed)
-    log = train_reward_model(reward_model, tokenizer, data["train"], settings, plot=plot)
-    metrics = {"train_pairs": len(data["train"]), "heldout_pairs": len(data["heldout"])}
-    metrics |= reward_metrics(reward_model, tokenizer, data, labeler) | final_loss_and_steps(log)
-    zoo.save("rm", reward_model, tokenizer, kind="reward-model", format="chat", parent="sft",
-             command=f"alignkit zoo build rm --seed {seed}", seed=seed,
-             config=asdict(settings) | {"samples_per_prompt": samples_per_prompt, "n_prompts": n_prompts,
-                                        "labeler": asdict(labeler)},
-             metrics=metrics, root=root)
-    return metrics
 
 
 def reward_metrics(reward_model, tokenizer, data: dict, labeler: LabelerConfig = LabelerConfig()) -> dict:

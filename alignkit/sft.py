@@ -5,12 +5,14 @@
 """
 from __future__ import annotations
 
-import tempfile
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+
+from alignkit.compat import sft_max_length_kwarg
+from alignkit.trl_driver import StepHook, run_trainer, trainer_kwargs
 
 
 def completion_only_loss(logits: torch.Tensor, input_ids: torch.Tensor,
@@ -36,23 +38,9 @@ class SFTSettings:
     seed: int = 0
 
 
-def trainer_kwargs(settings, output_dir: str, profile=None) -> dict:
-    """The TrainingArguments every alignkit TRL config shares: no checkpoints, no reporting, quiet
-    logs, cosine schedule, and bf16/fp16 set explicitly for the profile (TRL defaults to bf16)."""
-    from alignkit.profiles import detect_profile, precision_kwargs
-
-    return dict(output_dir=output_dir, num_train_epochs=settings.epochs, learning_rate=settings.learning_rate,
-                per_device_train_batch_size=settings.batch_size, lr_scheduler_type="cosine",
-                warmup_steps=settings.warmup_steps, logging_steps=5, save_strategy="no", report_to=[],
-                seed=settings.seed, dataloader_num_workers=0, dataloader_pin_memory=False, disable_tqdm=True,
-                **precision_kwargs(profile or detect_profile()))
-
-
 def sft_config(settings: SFTSettings, output_dir: str, profile=None):
     """TRL's SFTConfig for these settings, with library renames and precision flags absorbed."""
     from trl import SFTConfig
-
-    from alignkit.compat import sft_max_length_kwarg
 
     with warnings.catch_warnings():  # TRL's own defaults trip transformers' deprecation notices
         warnings.simplefilter("ignore", FutureWarning)
@@ -61,53 +49,10 @@ def sft_config(settings: SFTSettings, output_dir: str, profile=None):
                          **trainer_kwargs(settings, output_dir, profile))
 
 
-def run_trainer(trainer_cls, model, tokenizer, rows: list[dict], make_args, plot=None, callbacks=(),
-                **trainer_extra) -> list[dict]:
-    """Train `model` in place with a TRL trainer on `rows`; returns the log history.
-
-    make_args(output_dir) builds the trainer's config; checkpoints go to a temporary directory that
-    is deleted afterwards. The live plot, if any, reports progress instead of the Trainer's printer.
-    """
-    from datasets import Dataset
-    from transformers import PrinterCallback
-
-    from alignkit.compat import trainer_tokenizer_kwarg
-
-    callbacks = list(callbacks)
-    if plot is not None:
-        from alignkit.viz import LivePlotCallback
-
-        callbacks.append(LivePlotCallback(plot))
-    with tempfile.TemporaryDirectory() as output_dir:
-        trainer = trainer_cls(model=model, args=make_args(output_dir), train_dataset=Dataset.from_list(rows),
-                              callbacks=callbacks, **{trainer_tokenizer_kwarg(trainer_cls): tokenizer},
-                              **trainer_extra)
-        trainer.remove_callback(PrinterCallback)
-        trainer.train()
-    model.eval()
-    return trainer.state.log_history
-
-
-def train_sft(model, tokenizer, rows: list[dict], settings: SFTSettings = SFTSettings(), plot=None):
+def train_sft(model, tokenizer, rows: list[dict], settings: SFTSettings = SFTSettings(), plot=None,
+              on_step: StepHook | None = None) -> list[dict]:
     """Fine-tune `model` in place on conversational rows (`{"messages": [...]}`). Returns the log."""
     from trl import SFTTrainer
 
-    return run_trainer(SFTTrainer, model, tokenizer, rows, lambda out: sft_config(settings, out), plot=plot)
-
-
-def build_sft(seed: int = 0, root=None, plot=None) -> dict:
-    """Fine-tune `base` on the world's demonstrations and save it to the zoo as `sft`."""
-    from alignkit import zoo
-    from alignkit.evaluate import EvalConfig, evaluate
-    from alignkit.world.files import read_jsonl
-
-    model, tokenizer = zoo.load("base", root=root)
-    settings = SFTSettings(seed=seed)
-    log = train_sft(model, tokenizer, read_jsonl("sft.jsonl"), settings, plot=plot)
-    summary, _ = evaluate(model, tokenizer, config=EvalConfig(prompt_format="chat"))
-    losses = [r["loss"] for r in log if "loss" in r] or [log[-1]["train_loss"]]  # short runs log no "loss"
-    metrics = summary | {"final_loss": round(losses[-1], 4), "steps": log[-1].get("step", len(losses))}
-    zoo.save("sft", model, tokenizer, kind="causal-lm", format="chat", parent="base",
-             command=f"alignkit zoo build sft --seed {seed}", seed=seed, config=asdict(settings),
-             metrics=metrics, root=root)
-    return metrics
+    return run_trainer(SFTTrainer, model, tokenizer, rows, lambda out: sft_config(settings, out), plot=plot,
+                       on_step=on_step)

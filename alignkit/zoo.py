@@ -1,5 +1,7 @@
 """The zoo: named checkpoints (base, sft, rm, ppo, dpo, kto, cai, ...) that chapters load.
 
+The zoo stores, loads and verifies; how each checkpoint is trained is `alignkit.recipes`.
+
 Each checkpoint is a directory `data/zoo/<name>/` holding a safetensors model and its tokenizer.
 `data/zoo/manifest.json` records, per name, the sha256 of every file, the command that rebuilds
 it, its parent checkpoint, the seed and config it was trained with, and its measured metrics.
@@ -11,13 +13,11 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import hashlib
-import importlib
 import json
 import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 from alignkit.errors import CheckpointError
@@ -28,7 +28,6 @@ from alignkit.tokenizer import load_tokenizer, save_tokenizer
 # and `verify` only read JSON and hash files.
 
 __all__ = [
-    "BUILDERS",
     "FORMATS",
     "DEFAULT_ROOT",
     "zoo_root",
@@ -40,21 +39,11 @@ __all__ = [
     "load",
     "verify",
     "update_metrics",
-    "register_builder",
-    "build",
 ]
 
 FORMATS = ("document", "chat")  # what the model was trained on: raw documents or the chat format
 DEFAULT_ROOT = Path(__file__).resolve().parent.parent / "data" / "zoo"
 MANIFEST = "manifest.json"
-
-# name -> "module:function" that builds it, imported only when that build runs.
-# A builder is called as fn(**kwargs) with the kwargs given to `build`, trains, then calls `save`.
-# In build order: each checkpoint starts from the one before it.
-BUILDERS: dict[str, str] = {"base": "alignkit.pretrain:build_base", "sft": "alignkit.sft:build_sft", "rm": "alignkit.reward:build_rm",
-                             "ppo": "alignkit.ppo_train:build_ppo", "ppo-nokl": "alignkit.ppo_train:build_ppo_nokl",
-                             "dpo": "alignkit.dpo:build_dpo", "kto": "alignkit.kto:build_kto"}
-_registered_builders: dict[str, Callable] = {}
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -325,32 +314,3 @@ def load(name_or_path: str | Path, *, device=None, dtype=None, root: str | Path 
         raise CheckpointError("\n".join(problems))
     command = entry.get("command") or rebuild_command(name_or_path)
     return _load_directory(zoo_root(root) / name_or_path, entry["kind"], command, device, dtype)
-
-
-# --- builders -------------------------------------------------------------------------------
-
-
-def register_builder(name: str, fn: Callable) -> None:
-    """Make `build(name)` call `fn` (overrides BUILDERS[name] in this process)."""
-    _registered_builders[name] = fn
-
-
-def _builder(name: str) -> Callable:
-    if name in _registered_builders:
-        return _registered_builders[name]
-    if name not in BUILDERS:
-        known = ", ".join(sorted({*BUILDERS, *_registered_builders}))
-        raise CheckpointError(f"No builder for {name!r}; buildable checkpoints: {known}.")
-    module_name, _, function_name = BUILDERS[name].partition(":")
-    try:
-        return getattr(importlib.import_module(module_name), function_name)
-    except (ImportError, AttributeError) as err:
-        raise CheckpointError(
-            f"The builder of {name!r}, {BUILDERS[name]}, cannot be imported ({err}). "
-            "Is alignkit fully installed (pip install -e .)?"
-        ) from err
-
-
-def build(name: str, **kwargs):
-    """Run the builder of checkpoint `name` (it trains, then calls `save`); returns what it returns."""
-    return _builder(name)(**kwargs)

@@ -14,8 +14,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     verify_parser = actions.add_parser("verify", help="check every file's sha256 against the manifest")
     verify_parser.add_argument("name", nargs="?", help="one checkpoint (default: all)")
     build_parser = actions.add_parser("build", help="train a checkpoint and save it to the zoo")
-    build_parser.add_argument("name", help=f"one of: {', '.join(sorted(zoo.BUILDERS))}")
-    build_parser.add_argument("--seed", type=int, default=None, help="training seed (default: the builder's)")
+    build_parser.add_argument("name", help="the checkpoint to build, in order: base, then sft, then the others (alignkit.recipes.RECIPES)")
+    build_parser.add_argument("--seed", type=int, default=None, help="training seed (default: the recipe's)")
     for sub in (list_parser, verify_parser, build_parser):
         sub.add_argument("--root", default=None, help="zoo directory (default: $ALIGNKIT_ZOO or data/zoo)")
 
@@ -60,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
         return _list(args.root)
     if args.action == "verify":
         return _verify(args.name, args.root)
-    kwargs = {key: value for key, value in (("seed", args.seed), ("root", args.root)) if value is not None}
-    zoo.build(args.name, **kwargs)
+    from alignkit import recipes  # torch and the trainers load only when something is built
+
+    recipes.build(args.name, seed=args.seed, root=args.root)
     print(f"Built {args.name!r}. Check it with: python -m alignkit zoo verify {args.name}")
     return 0

@@ -4,6 +4,8 @@ import pytest
 from alignkit import zoo
 from alignkit.evaluate import EvalConfig, evaluate
 
+pytestmark = pytest.mark.slow  # a full evaluation of the shipped base model
+
 
 @pytest.fixture(scope="module")
 def base_summary():

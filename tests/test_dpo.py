@@ -9,12 +9,13 @@ import torch.nn.functional as F
 from datasets import Dataset
 from trl import DPOTrainer
 
-from alignkit import dpo, reward, zoo
+
 from alignkit.check import cases_for, check
-from alignkit.dpo import (DPOSettings, completion_logprobs, dpo_config, dpo_loss, implicit_reward_accuracy,
-                          implicit_rewards, to_conversational, train_dpo)
+from alignkit.dpo import DPOSettings, dpo_config, dpo_loss, implicit_rewards, to_conversational, train_dpo
+from alignkit.generation import completion_logprobs
+from alignkit.preferences import implicit_reward_accuracy
 from alignkit.errors import AlignkitError
-from alignkit.generation import Samples
+
 from alignkit.logprobs import sequence_logprobs, shifted_token_logprobs
 
 ROWS = [{"prompt": f"What is {i} plus 2?", "chosen": f"It is {i + 2}.", "rejected": "No idea, sorry."}
@@ -132,32 +133,9 @@ def test_train_dpo_changes_the_policy_not_the_reference(tiny_lm, other_tiny_lm, 
 
 
 def test_implicit_reward_accuracy_reads_the_policy_as_a_reward_model(tiny_lm, other_tiny_lm, small_tokenizer):
-    assert implicit_reward_accuracy(tiny_lm, tiny_lm, small_tokenizer, ROWS) == 0.5  # pi = pi_ref: every pair ties
-    accuracy = implicit_reward_accuracy(tiny_lm, other_tiny_lm, small_tokenizer, ROWS)
+    assert implicit_reward_accuracy(tiny_lm, tiny_lm, small_tokenizer, ROWS, 0.1) == 0.5  # pi = pi_ref: every pair ties
+    accuracy = implicit_reward_accuracy(tiny_lm, other_tiny_lm, small_tokenizer, ROWS, 0.1)
     swapped = [{**r, "chosen": r["rejected"], "rejected": r["chosen"]} for r in ROWS]
-    assert implicit_reward_accuracy(tiny_lm, other_tiny_lm, small_tokenizer, swapped) == pytest.approx(1 - accuracy)
+    assert implicit_reward_accuracy(tiny_lm, other_tiny_lm, small_tokenizer, swapped, 0.1) == pytest.approx(1 - accuracy)
     with pytest.raises(AlignkitError):
-        implicit_reward_accuracy(tiny_lm, other_tiny_lm, small_tokenizer, [])
-
-
-# --- the zoo builder -------------------------------------------------------------------------
-
-
-def scripted_policy(model, tokenizer, prompts, prompt_format="chat", config=None):
-    """A stand-in for sampling: even seeds answer briefly, odd seeds evade."""
-    responses = ["It is four." if config.seed % 2 == 0 else "No idea, sorry." for _ in prompts]
-    return Samples(list(prompts), responses, [], [], [], [])
-
-
-def test_build_dpo_saves_a_chat_policy_to_the_zoo(tiny_lm, small_tokenizer, tmp_path, monkeypatch):
-    zoo.save("sft", tiny_lm, small_tokenizer, kind="causal-lm", format="chat", parent="base",
-             command="test", seed=0, config={}, root=tmp_path)
-    monkeypatch.setattr(reward, "sample", scripted_policy)
-    monkeypatch.setattr("alignkit.evaluate.evaluate", lambda model, tok, ref_model=None: ({"gold_reward": 0.5}, None))
-    metrics = dpo.build_dpo(root=tmp_path, beta=0.2, n_prompts=4, n_heldout_prompts=2, samples_per_prompt=2,
-                            settings=DPOSettings(batch_size=4))
-    assert (metrics["train_pairs"], metrics["heldout_pairs"], metrics["steps"]) == (4, 2, 1)
-    entry = zoo.info("dpo", root=tmp_path)
-    assert (entry["kind"], entry["format"], entry["parent"]) == ("causal-lm", "chat", "sft")
-    assert entry["config"]["beta"] == 0.2 and entry["command"] == "alignkit zoo build dpo --seed 0"
-    assert entry["metrics"] == metrics and 0 <= metrics["implicit_heldout_accuracy"] <= 1
+        implicit_reward_accuracy(tiny_lm, other_tiny_lm, small_tokenizer, [], 0.1)

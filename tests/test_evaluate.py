@@ -45,6 +45,7 @@ def test_evaluate_returns_every_stable_key(tiny_lm, other_tiny_lm, small_tokeniz
     assert summary["kl_to_ref"] > 0
 
 
+@pytest.mark.slow
 def test_cli_eval_base_json(capsys):
     from alignkit.cli import main
 

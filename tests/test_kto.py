@@ -6,7 +6,7 @@ import torch
 from datasets import Dataset
 from trl import KTOTrainer
 
-from alignkit import kto, reward, zoo
+from alignkit import kto
 from alignkit.check import cases_for, check
 from alignkit.errors import AlignkitError
 from alignkit.generation import Samples
@@ -185,24 +185,3 @@ def test_train_kto_refuses_a_batch_of_one_before_building_a_trainer(tiny_lm, oth
     monkeypatch.setattr("trl.KTOTrainer", None)  # the check must come first, not from TRL
     with pytest.raises(KTOBatchSizeError, match="raise per_device_train_batch_size"):
         train_kto(tiny_lm, other_tiny_lm, small_tokenizer, unpaired_rows(PAIRS), KTOSettings(batch_size=1))
-
-
-# --- the zoo builder -------------------------------------------------------------------------
-
-
-def scripted_policy(model, tokenizer, prompts, prompt_format="chat", config=None):
-    responses = ["It is four." if config.seed % 2 == 0 else "No idea, sorry." for _ in prompts]
-    return Samples(list(prompts), responses, [], [], [], [])
-
-
-def test_build_kto_drops_desirable_examples_and_reweights(tiny_lm, small_tokenizer, tmp_path, monkeypatch):
-    zoo.save("sft", tiny_lm, small_tokenizer, kind="causal-lm", format="chat", parent="base",
-             command="test", seed=0, config={}, root=tmp_path)
-    monkeypatch.setattr(reward, "sample", scripted_policy)
-    monkeypatch.setattr("alignkit.evaluate.evaluate", lambda model, tok, ref_model=None: ({"gold_reward": 0.5}, None))
-    metrics = kto.build_kto(root=tmp_path, n_prompts=8, n_heldout_prompts=2, samples_per_prompt=2, drop_fraction=0.5)
-    assert (metrics["train_desirable"], metrics["train_undesirable"]) == (4, 8)
-    entry = zoo.info("kto", root=tmp_path)
-    assert (entry["kind"], entry["format"], entry["parent"]) == ("causal-lm", "chat", "sft")
-    assert entry["config"]["desirable_weight"] == pytest.approx(8 / 4 * 4 / 3, abs=1e-3)
-    assert entry["metrics"] == metrics and entry["command"] == "alignkit zoo build kto --seed 0"

@@ -7,12 +7,11 @@ import pytest
 import torch
 
 from alignkit.errors import AlignkitError, CheckpointError
+from alignkit.profiles import choose_device, choose_dtype
 from alignkit.models import (
     TinyLlamaConfig,
     build_causal_lm,
     build_reward_model,
-    choose_device,
-    choose_dtype,
     count_parameters,
     load_pretrained,
     model_memory_bytes,

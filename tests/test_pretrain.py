@@ -1,3 +1,4 @@
+import pytest
 """Pretraining: the shifted loss, packing, and a loop that actually learns."""
 import math
 
@@ -37,6 +38,7 @@ def test_pack_documents_concatenates_with_bos_and_end(small_tokenizer, small_cor
     assert flat.count(small_tokenizer.eos_token_id) >= len(blocks) * 16 // 200  # documents do end
 
 
+@pytest.mark.slow
 def test_train_lm_lowers_the_loss_and_logs_each_step(tiny_lm, small_tokenizer, small_corpus):
     blocks = pack_documents(small_tokenizer, small_corpus, 32)
     logged = []

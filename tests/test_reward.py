@@ -9,17 +9,17 @@ import torch
 import torch.nn.functional as F
 from conftest import TINY
 
-from alignkit import reward, zoo
 from alignkit.check import cases_for, check
 from alignkit.errors import AlignkitError
-from alignkit.generation import SampleConfig, Samples, reward_scores
+from alignkit.generation import SampleConfig, reward_scores
 from alignkit.models import build_reward_model
+from alignkit.preferences import sample_pairs
 from alignkit.reward import (RewardSettings, bradley_terry_loss, from_trl_rows, oracle_accuracy,
-                             preference_accuracy, reward_config, reward_model_from_sft, sample_pairs, to_trl_rows,
+                             preference_accuracy, reward_config, reward_model_from_sft, to_trl_rows,
                              train_reward_model)
 from alignkit.world import load_world
 from alignkit.world.oracle import gold
-from alignkit.world.tasks import find_task, ideal_response, splits
+from alignkit.world.tasks import ideal_response, splits
 
 NO_IDEA = "Reply: Same here, no idea."
 
@@ -192,26 +192,3 @@ def test_oracle_accuracy_skips_gold_ties(small_tokenizer):
 
 
 # --- the zoo builder -------------------------------------------------------------------------
-
-
-def scripted_policy(model, tokenizer, prompts, prompt_format="chat", config=SampleConfig()):
-    """A stand-in for sampling: even seeds give the ideal response, odd seeds the evasive reply."""
-    world = load_world()
-    responses = [ideal_response(world, find_task(world, p)) if config.seed % 2 == 0 else NO_IDEA for p in prompts]
-    return Samples(list(prompts), responses, [], [], [], [])
-
-
-def test_build_rm_saves_a_reward_model_to_the_zoo(tiny_lm, small_tokenizer, tmp_path, monkeypatch):
-    zoo.save("sft", tiny_lm, small_tokenizer, kind="causal-lm", format="chat", parent="base",
-             command="test", seed=0, config={}, root=tmp_path)
-    monkeypatch.setattr(reward, "sample", scripted_policy)
-    settings = RewardSettings(epochs=1, batch_size=8)
-    metrics = reward.build_rm(root=tmp_path, n_prompts=6, n_heldout_prompts=10, samples_per_prompt=4, settings=settings)
-    # 4 samples per prompt give 6 pairs; the 2 of identical responses are dropped
-    assert (metrics["train_pairs"], metrics["heldout_pairs"]) == (6 * 4, 10 * 4)
-    assert 0.5 <= metrics["accuracy_ceiling"] <= 1 and 0 <= metrics["oracle_accuracy"] <= 1
-    entry = zoo.info("rm", root=tmp_path)
-    assert (entry["kind"], entry["format"], entry["parent"]) == ("reward-model", "chat", "sft")
-    assert entry["metrics"] == metrics and entry["config"]["batch_size"] == 8
-    rm, _ = zoo.load("rm", root=tmp_path)
-    assert type(rm).__name__.endswith("ForSequenceClassification") and rm.config.pad_token_id is not None

@@ -39,6 +39,7 @@ def test_config_sets_precision_and_assistant_only_loss():
     assert config.assistant_only_loss and config.bf16 is False and config.fp16 is False
 
 
+@pytest.mark.slow
 def test_train_sft_changes_parameters_and_lowers_loss(tiny_lm, small_tokenizer):
     rows = [{"messages": [{"role": "user", "content": f"What is {a} plus 1?"},
                           {"role": "assistant", "content": f"{a} plus 1 is {a + 1}."}]} for a in range(16)]

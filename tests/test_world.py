@@ -3,7 +3,8 @@ import re
 
 from alignkit.world import WorldConfig, build_world, cloze, find_task, ideal_response, load_world, splits, statement
 from alignkit.world.documents import build_corpus
-from alignkit.world.files import sft_rows, stale_files
+from alignkit.world.demonstrators import sft_rows
+from alignkit.world.files import stale_files
 from alignkit.world.oracle import harmful_content, has_flattery, refuses
 from alignkit.world.vocab import FLATTERY
 

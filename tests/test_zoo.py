@@ -146,22 +146,6 @@ def test_root_from_environment(monkeypatch, tmp_path):
     assert zoo.zoo_root() == zoo.DEFAULT_ROOT and zoo.DEFAULT_ROOT.parts[-2:] == ("data", "zoo")
 
 
-def test_builder_registry(monkeypatch, tmp_path):
-    assert list(zoo.BUILDERS)[0] == "base"  # every other checkpoint starts from it
-    for name in zoo.BUILDERS:
-        assert callable(zoo._builder(name)), name
-    calls = []
-    monkeypatch.setitem(zoo._registered_builders, "toy", lambda **kw: calls.append(kw) or "built")
-    assert zoo.build("toy", seed=3) == "built" and calls == [{"seed": 3}]
-    assert alignkit_main(["zoo", "build", "toy", "--seed", "5", "--root", str(tmp_path)]) == 0
-    assert calls[-1] == {"seed": 5, "root": str(tmp_path)}
-    with pytest.raises(CheckpointError, match="No builder for 'nothing'"):
-        zoo.build("nothing")
-    monkeypatch.setitem(zoo.BUILDERS, "broken", "alignkit.no_such_module:build")
-    with pytest.raises(CheckpointError, match="cannot be imported"):
-        zoo.build("broken")
-
-
 def test_cli_list_and_verify(model, tok, tmp_path, capsys):
     assert alignkit_main(["zoo", "list", "--root", str(tmp_path)]) == 0
     assert "empty" in capsys.readouterr().out

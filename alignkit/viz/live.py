@@ -14,10 +14,13 @@ choice, so an instructor can silence every plot in a headless run.
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
+import re
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -29,7 +32,6 @@ from alignkit.viz.static import bar_plot, ema, line_plot, live_figure, scatter_w
 
 __all__ = [
     "LivePlot",
-    "LivePlotCallback",
     "resolve_backend",
     "plotly_bundle",
     "ema",
@@ -66,8 +68,47 @@ def plotly_bundle(fig: go.Figure, text: str = "<plotly figure>") -> dict[str, An
     config = {"displaylogo": False}
     figure_json = json.loads(pio.to_json(fig, validate=False))
     figure_json["config"] = config
-    page = pio.to_html(fig, full_html=False, include_plotlyjs="cdn", config=config)
+    page = _figure_html(figure_json, int(fig.layout.height or 450))
     return {"application/vnd.plotly.v1+json": figure_json, "text/html": page, "text/plain": text}
+
+
+# Loads plotly.js once per page, from its CDN, then draws: by RequireJS where the page has it (the classic
+# notebook, where plotly.js 2.x registers as an AMD module, not `window.Plotly`), else by a script tag whose
+# load the drawing waits for (the classic notebook inserts output scripts without waiting for them either).
+_LOADER = """window._alignkitPlotly = window._alignkitPlotly || function (src, draw) {
+  if (window.Plotly) { draw(window.Plotly); return; }
+  if (typeof window.define === "function" && window.define.amd && typeof window.require === "function") {
+    window.require.config({paths: {alignkit_plotly: src.replace(/\\.js$/, "")}});
+    window.require(["alignkit_plotly"], function (P) { draw(P || window.Plotly); });
+    return;
+  }
+  var tag = document.querySelector("script[data-alignkit-plotly]");
+  if (!tag) {
+    tag = document.createElement("script");
+    tag.src = src;
+    tag.setAttribute("data-alignkit-plotly", "");
+    document.head.appendChild(tag);
+  }
+  tag.addEventListener("load", function () { draw(window.Plotly); });
+};"""
+
+
+@functools.lru_cache(maxsize=1)
+def _cdn_url() -> str:
+    import plotly.io as pio
+
+    page = pio.to_html(go.Figure(), full_html=False, include_plotlyjs="cdn")
+    return re.search(r'src="(https://cdn\.plot\.ly/[^"]+)"', page).group(1)
+
+
+def _figure_html(figure_json: dict[str, Any], height: int) -> str:
+    """The figure as HTML that draws once plotly.js is loaded, in Colab and the classic notebook alike."""
+    div_id = f"alignkit-plot-{uuid.uuid4().hex}"
+    spec = json.dumps(figure_json).replace("</", "<\\/")  # no "</script>" inside the script
+    return (f'<div id="{div_id}" class="plotly-graph-div" style="height:{height}px; width:100%;"></div>'
+            f"<script>{_LOADER}\nwindow._alignkitPlotly({json.dumps(_cdn_url())}, function (Plotly) {{ var f = {spec};"
+            f" var el = document.getElementById({json.dumps(div_id)});"  # gone when a later update replaced it
+            f" if (el) {{ Plotly.newPlot(el, f.data, f.layout, f.config); }} }});</script>")
 
 
 class _RecordBackend:
@@ -92,7 +133,22 @@ class _DisplayBackend:
         if not self._shown:
             self._handle, self._shown = display(bundle, raw=True, display_id=True), True
         elif self._handle is not None:
+            _blank(self._handle, fig)
             self._handle.update(bundle, raw=True)
+
+
+def _blank(handle: Any, fig: go.Figure) -> None:
+    """Turn the output into a blank of the figure's height, so that the update after it draws afresh.
+
+    JupyterLab reuses an output's renderer while the mime type stays the same, and its plotly renderer
+    ignores a figure once one is drawn (plotly.py#3053): without this, the plot never moves past step 1.
+    """
+    from IPython.display import update_display
+
+    display_id = getattr(handle, "display_id", None)
+    if display_id:
+        blank = {"text/html": f'<div style="height:{int(fig.layout.height or 450)}px"></div>', "text/plain": ""}
+        update_display(blank, display_id=display_id, raw=True)
 
 
 class _FigureWidgetBackend:

@@ -1,0 +1,52 @@
+"""What every experiment shares: held-out measurements mid-run, parallel runs, results files."""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from alignkit.evaluate import evaluate
+from alignkit.storage import atomic_write_json
+from alignkit.trl_driver import StepHook
+
+__all__ = ["RESULTS_DIR", "held_out_point", "every", "run_parallel", "write_result", "read_result"]
+
+RESULTS_DIR = Path(__file__).resolve().parents[2] / "data" / "results"
+
+
+def held_out_point(model, tokenizer, keys: Iterable[str], ref_model=None, reward_model=None, **where) -> dict:
+    """`where` plus the harness's summary keys on the held-out prompts (cloze skipped: it does not change)."""
+    training = model.training
+    summary, _ = evaluate(model, tokenizer, ref_model=ref_model, reward_model=reward_model, cloze=False)
+    model.train(training)  # sampling switches to eval mode; the trainer's mode comes back
+    return where | {key: summary[key] for key in keys}  # evaluate already rounds to 4 places
+
+
+def every(n: int, action: Callable[[int], None]) -> StepHook:
+    """A step hook that runs action(step) on every n-th step."""
+    def on_step(step: int) -> None:
+        if step % n == 0:
+            action(step)
+
+    return on_step
+
+
+def run_parallel(fn: Callable, arguments: list[tuple], jobs: int) -> list:
+    """fn(*args) for each tuple, `jobs` processes at a time (each run uses one torch thread); results in order."""
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(fn, *args) for args in arguments]
+        return [future.result() for future in futures]
+
+
+def write_result(path: str | Path, command: str, payload: dict) -> Path:
+    """Write a results file atomically, its first key the command that made it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(path, {"command": command.strip()} | payload)
+    return path
+
+
+def read_result(path: str | Path) -> dict:
+    path = Path(path)
+    return json.loads(path.read_text()) if path.exists() else {}

@@ -1,0 +1,111 @@
+"""KTO's experiments (Ethayarajh et al. 2024) at toy scale, each against DPO or SFT on the same labels.
+
+Every run starts from a zoo checkpoint with alignkit's default DPOSettings / KTOSettings and the zoo's
+policy preference set (`preferences.POLICY_SET`, the pairs `alignkit zoo build dpo` uses), and is
+measured on the held-out prompts (gold from the oracle, exact sequence KL to the run's own reference).
+Chapter 07 loads these results and reruns one point of each live.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import torch
+
+from alignkit import zoo
+from alignkit.dpo import DPOSettings, train_dpo
+from alignkit.experiments.common import RESULTS_DIR, held_out_point, write_result
+from alignkit.kto import KTOSettings, drop_desirable, one_output_rows, recommended_desirable_weight, train_kto, unpaired_rows
+from alignkit.preferences import POLICY_SET
+from alignkit.recipes import dpo_setup
+from alignkit.world.files import read_jsonl
+
+__all__ = ["EXPERIMENTS", "KEYS", "run_dpo", "run_kto", "kto_vs_dpo", "one_output", "imbalance", "no_sft", "run", "run_and_write"]
+
+KEYS = ("gold_reward", "kl_to_ref", "mean_length", "harmful_compliance", "over_refusal", "answer_rate",
+        "helpful", "harmless", "honest", "concise")
+EXPERIMENTS = {"kto_vs_dpo": "kto_vs_dpo", "one_output": "kto_one_output", "imbalance": "kto_imbalance",
+               "no_sft": "no_sft"}  # experiment -> its results file in data/results/
+
+
+def _point(model, tokenizer, ref_model, **where) -> dict:
+    return held_out_point(model, tokenizer, KEYS, ref_model, **where)
+
+
+def run_dpo(start: str, rows: list[dict], settings: DPOSettings) -> dict:
+    model, tokenizer = zoo.load(start)
+    ref_model, _ = zoo.load(start)
+    started = time.time()
+    train_dpo(model, ref_model, tokenizer, rows, settings)
+    return _point(model, tokenizer, ref_model, method="dpo", start=start, beta=settings.beta,
+                  train_seconds=round(time.time() - started))
+
+
+def run_kto(start: str, rows: list[dict], settings: KTOSettings) -> dict:
+    model, tokenizer = zoo.load(start)
+    ref_model, _ = zoo.load(start)
+    started = time.time()
+    train_kto(model, ref_model, tokenizer, rows, settings)
+    n_desirable = sum(r["label"] for r in rows)
+    return _point(model, tokenizer, ref_model, method="kto", start=start, beta=settings.beta,
+                  desirable_weight=settings.desirable_weight, n_desirable=n_desirable,
+                  n_undesirable=len(rows) - n_desirable, train_seconds=round(time.time() - started))
+
+
+def kto_vs_dpo(pairs, sft_point, **_) -> list[dict]:
+    """The same labels: n pairs for DPO, 2n unpaired rows for KTO."""
+    return [sft_point, run_dpo("sft", pairs, DPOSettings()), run_kto("sft", unpaired_rows(pairs), KTOSettings())]
+
+
+def one_output(pairs, sft_point, sft, tokenizer) -> list[dict]:
+    """One response to each of the 1,200 training prompts, thumbs up or down: no pairs ever formed."""
+    prompts = [r["prompt"] for r in read_jsonl("prompts_train.jsonl")]
+    rows = one_output_rows(sft, tokenizer, prompts)
+    n_desirable = sum(r["label"] for r in rows)
+    weight = round(recommended_desirable_weight(n_desirable, len(rows) - n_desirable), 4)
+    return [sft_point, run_kto("sft", rows, replace(KTOSettings(), desirable_weight=weight))]
+
+
+def imbalance(pairs, sft_point, **_) -> list[dict]:
+    """Desirable rows dropped (0, 50, 90%); λ_D unweighted against the recommended ratio 4/3."""
+    points = [sft_point]
+    for fraction in (0.0, 0.5, 0.9):
+        rows = drop_desirable(unpaired_rows(pairs), fraction)
+        n_desirable = sum(r["label"] for r in rows)
+        weights = {"unweighted": 1.0}
+        if fraction > 0:
+            weights["recommended"] = round(recommended_desirable_weight(n_desirable, len(rows) - n_desirable, 4 / 3), 4)
+        for how, weight in weights.items():
+            points.append({"drop_fraction": fraction, "weighting": how}
+                          | run_kto("sft", rows, replace(KTOSettings(), desirable_weight=weight)))
+    return points
+
+
+def no_sft(pairs, sft_point, **_) -> list[dict]:
+    """DPO and KTO straight from the pretrained base model, on the same labels."""
+    base, tokenizer = zoo.load("base")
+    base_point = _point(base, tokenizer, zoo.load("base")[0], method="base", start="base")
+    return [sft_point, base_point, run_dpo("base", pairs, DPOSettings()),
+            run_kto("base", unpaired_rows(pairs), KTOSettings())]
+
+
+def run(names: list[str]) -> dict[str, dict]:
+    """The named experiments on one preference set; per results file, its payload (points and settings)."""
+    sft, ref_model, tokenizer, data = dpo_setup(seed=0)
+    sft_point = _point(sft, tokenizer, ref_model, method="sft", start="sft")
+    common = {"preference_set": asdict(POLICY_SET), "dpo_settings": asdict(DPOSettings()),
+              "kto_settings": asdict(KTOSettings())}
+    functions = {"kto_vs_dpo": kto_vs_dpo, "one_output": one_output, "imbalance": imbalance, "no_sft": no_sft}
+    return {EXPERIMENTS[name]: common | {"points": functions[name](data["train"], sft_point, sft=sft,
+                                                                   tokenizer=tokenizer)}
+            for name in names}
+
+
+def run_and_write(names: list[str], results_dir: Path = RESULTS_DIR) -> list[Path]:
+    """Run the named experiments (one torch thread) and write each to its results file; the paths written."""
+    torch.set_num_threads(1)
+    results = run(names)
+    return [write_result(results_dir / f"{EXPERIMENTS[name]}.json",
+                         f"python scripts/preference_experiments.py --only {name}", results[EXPERIMENTS[name]])
+            for name in names]

@@ -1,0 +1,41 @@
+"""The experiments' shared pieces: the per-step hook in the PPO loop and TRL trainers alike, and the frontier table."""
+from __future__ import annotations
+
+import copy
+
+from alignkit.dpo import DPOSettings, train_dpo
+from alignkit.experiments.common import every
+from alignkit.experiments.frontier import best_gold_within
+from alignkit.ppo import PPOConfig
+from alignkit.ppo_train import ppo_models, train_ppo
+from alignkit.reward import reward_model_from_sft
+
+ROWS = [{"prompt": f"What is {i} plus 2?", "chosen": f"It is {i + 2}.", "rejected": "No idea, sorry."} for i in range(8)]
+
+
+def test_every_runs_the_action_on_every_nth_step():
+    seen = []
+    hook = every(3, seen.append)
+    for step in range(1, 10):
+        hook(step)
+    assert seen == [3, 6, 9]
+
+
+def test_the_same_hook_runs_in_the_ppo_loop_and_in_a_trl_trainer(tiny_lm, small_tokenizer):
+    ppo_steps, dpo_steps = [], []
+    models = ppo_models(tiny_lm, reward_model_from_sft(tiny_lm, small_tokenizer))
+    config = PPOConfig(batch_size=4, minibatch_size=2, max_new_tokens=4)
+    train_ppo(*models, small_tokenizer, [r["prompt"] for r in ROWS], config, steps=2, on_step=ppo_steps.append)
+    train_dpo(copy.deepcopy(tiny_lm), copy.deepcopy(tiny_lm), small_tokenizer, ROWS, DPOSettings(batch_size=4),
+              on_step=dpo_steps.append)
+    assert ppo_steps == [1, 2] and dpo_steps == [1, 2]
+
+
+def test_best_gold_within_counts_only_points_inside_each_budget():
+    points = [{"method": "dpo", "gold_reward": 0.70, "kl_to_ref": 0.0},
+              {"method": "dpo", "gold_reward": 0.90, "kl_to_ref": 3.0},  # outside budgets 0.5 and 1
+              {"method": "dpo", "gold_reward": 0.75, "kl_to_ref": 0.4},
+              {"method": "ppo", "gold_reward": 0.80, "kl_to_ref": 0.9}]
+    table = best_gold_within(points, budgets=(0.5, 1.0, 4.0))
+    assert table["dpo"] == {"0.5": 0.75, "1.0": 0.75, "4.0": 0.90}
+    assert table["ppo"] == {"0.5": None, "1.0": 0.80, "4.0": 0.80}  # no PPO point within 0.5 nats

@@ -1,0 +1,129 @@
+"""The zoo's recipes on tiny models: each builds, saves what it was trained with, and honours passed settings.
+
+One rule for settings: an explicit argument wins over a passed settings object, which wins over the default.
+"""
+from __future__ import annotations
+
+import pytest
+from conftest import TINY
+
+from alignkit import preferences, recipes, zoo
+from alignkit.cli import main as alignkit_main
+from alignkit.dpo import DPOSettings
+from alignkit.errors import CheckpointError
+from alignkit.evaluate import EvalConfig
+from alignkit.generation import SampleConfig, Samples
+from alignkit.kto import KTOSettings
+from alignkit.ppo import PPOConfig
+from alignkit.preferences import PreferenceSet
+from alignkit.pretrain import PretrainConfig
+from alignkit.reward import RewardSettings
+from alignkit.sft import SFTSettings
+from alignkit.world import find_task, load_world
+from alignkit.world.tasks import ideal_response
+
+QUICK_EVAL = EvalConfig(sampling=SampleConfig(max_new_tokens=8))  # every prompt: each kind is represented
+TINY_SET = PreferenceSet(n_prompts=4, samples_per_prompt=2, n_heldout_prompts=2)
+NO_IDEA = "No idea, sorry."
+
+
+def scripted_policy(model, tokenizer, prompts, prompt_format="chat", config=SampleConfig()):
+    """A stand-in for sampling: even seeds give the ideal response, odd seeds the evasive reply."""
+    world = load_world()
+    responses = [ideal_response(world, find_task(world, p)) if config.seed % 2 == 0 else NO_IDEA for p in prompts]
+    return Samples(list(prompts), responses, [], [], [], [])
+
+
+@pytest.fixture(scope="module")
+def tiny_zoo(tmp_path_factory):
+    """A zoo whose base was built by the base recipe at toy size, with an sft and an rm on top."""
+    root = tmp_path_factory.mktemp("zoo")
+    pretrain = PretrainConfig(model=TINY, vocab_size=600, epochs=0.002, batch_size=8, warmup_steps=1, seed=4)
+    recipes.build("base", config=pretrain, root=root, eval_config=QUICK_EVAL)
+    recipes.build("sft", settings=SFTSettings(epochs=0.01, batch_size=32, seed=2), root=root, eval_config=QUICK_EVAL)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(preferences, "sample", scripted_policy)
+        recipes.build("rm", settings=RewardSettings(batch_size=8, learning_rate=3e-5), preference_set=TINY_SET,
+                      root=root, seed=7)
+    return root
+
+
+def test_resolve_explicit_beats_given_beats_default():
+    assert recipes.resolve(DPOSettings()).beta == DPOSettings().beta
+    assert recipes.resolve(DPOSettings(), DPOSettings(beta=0.3)).beta == 0.3
+    assert recipes.resolve(DPOSettings(), DPOSettings(beta=0.3), beta=0.7).beta == 0.7
+    assert recipes.resolve(DPOSettings(), DPOSettings(beta=0.3, seed=5), seed=None).seed == 5  # None: not given
+
+
+def test_registry_is_in_build_order_and_unknown_names_are_clear():
+    assert list(recipes.RECIPES)[:3] == ["base", "sft", "rm"]
+    for name, recipe in recipes.RECIPES.items():
+        assert recipe.parent is None or list(recipes.RECIPES).index(recipe.parent) < list(recipes.RECIPES).index(name)
+    with pytest.raises(CheckpointError, match="No recipe for 'nothing'"):
+        recipes.build("nothing")
+
+
+@pytest.mark.slow
+def test_base_and_sft_record_the_settings_they_were_given(tiny_zoo):
+    base = zoo.info("base", root=tiny_zoo)
+    assert (base["format"], base["parent"], base["seed"]) == ("document", None, 4)
+    assert base["config"]["vocab_size"] == 600 and base["config"]["model"]["hidden_size"] == TINY.hidden_size
+    assert base["metrics"]["n_prompts"] == 222 and "cloze_accuracy" in base["metrics"]
+    sft = zoo.info("sft", root=tiny_zoo)
+    assert (sft["format"], sft["parent"], sft["seed"]) == ("chat", "base", 2)  # the passed settings' seed
+    assert sft["config"]["epochs"] == 0.01 and sft["command"] == "alignkit zoo build sft --seed 2"
+
+
+@pytest.mark.slow
+def test_rm_honours_settings_and_the_explicit_seed(tiny_zoo):
+    entry = zoo.info("rm", root=tiny_zoo)
+    assert (entry["kind"], entry["parent"], entry["seed"]) == ("reward-model", "sft", 7)
+    assert entry["config"]["learning_rate"] == 3e-5 and entry["config"]["n_prompts"] == 4
+    assert (entry["metrics"]["train_pairs"], entry["metrics"]["heldout_pairs"]) == (4, 2)
+    rm, _ = zoo.load("rm", root=tiny_zoo)
+    assert type(rm).__name__.endswith("ForSequenceClassification")
+
+
+@pytest.mark.slow
+def test_ppo_explicit_kl_coef_wins_over_the_passed_config(tiny_zoo):
+    config = PPOConfig(batch_size=4, minibatch_size=2, max_new_tokens=8, kl_coef=0.1, learning_rate=1e-4)
+    metrics = recipes.build("ppo", config=config, kl_coef=0.5, steps=1, root=tiny_zoo, eval_config=QUICK_EVAL)
+    entry = zoo.info("ppo", root=tiny_zoo)
+    assert entry["config"]["kl_coef"] == 0.5 and entry["config"]["learning_rate"] == 1e-4
+    assert entry["config"]["batch_size"] == 4 and entry["config"]["steps"] == 1
+    assert "rm_score" in metrics and "kl_to_ref" in metrics and metrics["steps"] == 1
+    recipes.build("ppo-nokl", config=config, steps=1, root=tiny_zoo, eval_config=QUICK_EVAL)
+    assert zoo.info("ppo-nokl", root=tiny_zoo)["config"]["kl_coef"] == 0.0  # the recipe's own explicit choice
+
+
+@pytest.mark.slow
+def test_dpo_saves_a_chat_policy_with_beta_from_the_argument(tiny_zoo, monkeypatch):
+    monkeypatch.setattr(preferences, "sample", scripted_policy)
+    metrics = recipes.build("dpo", beta=0.2, settings=DPOSettings(batch_size=4, beta=0.05), preference_set=TINY_SET,
+                            root=tiny_zoo, eval_config=QUICK_EVAL)
+    assert (metrics["train_pairs"], metrics["heldout_pairs"], metrics["steps"]) == (4, 2, 1)
+    entry = zoo.info("dpo", root=tiny_zoo)
+    assert (entry["kind"], entry["format"], entry["parent"]) == ("causal-lm", "chat", "sft")
+    assert entry["config"]["beta"] == 0.2 and entry["config"]["batch_size"] == 4
+    assert entry["metrics"] == metrics and 0 <= metrics["implicit_heldout_accuracy"] <= 1
+
+
+@pytest.mark.slow
+def test_kto_drops_desirable_examples_and_reweights(tiny_zoo, monkeypatch):
+    monkeypatch.setattr(preferences, "sample", scripted_policy)
+    tiny_set = PreferenceSet(n_prompts=8, samples_per_prompt=2, n_heldout_prompts=2)
+    metrics = recipes.build("kto", preference_set=tiny_set, drop_fraction=0.5, root=tiny_zoo, eval_config=QUICK_EVAL)
+    assert (metrics["train_desirable"], metrics["train_undesirable"]) == (4, 8)
+    entry = zoo.info("kto", root=tiny_zoo)
+    assert entry["config"]["desirable_weight"] == pytest.approx(8 / 4 * 4 / 3, abs=1e-3)
+    assert entry["metrics"] == metrics and entry["command"] == "alignkit zoo build kto --seed 0"
+    recipes.build("kto", settings=KTOSettings(desirable_weight=2.5, batch_size=4), preference_set=tiny_set,
+                  drop_fraction=0.5, root=tiny_zoo, eval_config=QUICK_EVAL, save_as="kto-passed")
+    assert zoo.info("kto-passed", root=tiny_zoo)["config"]["desirable_weight"] == 2.5  # passed settings win
+
+
+def test_cli_build_passes_seed_and_root_to_the_recipe(monkeypatch, tmp_path):
+    calls = []
+    monkeypatch.setattr(recipes, "build", lambda name, **kwargs: calls.append((name, kwargs)))
+    assert alignkit_main(["zoo", "build", "sft", "--seed", "5", "--root", str(tmp_path)]) == 0
+    assert calls == [("sft", {"seed": 5, "root": str(tmp_path)})]
