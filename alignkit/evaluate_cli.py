@@ -5,6 +5,7 @@ import argparse
 import json
 from dataclasses import replace
 
+from alignkit.errors import AlignkitError
 from alignkit.evaluate import EvalConfig, evaluate
 
 
@@ -28,14 +29,51 @@ def prompt_format(name: str, requested: str) -> str:
     return zoo.info(name).get("format", "chat") if name in zoo.names() else "chat"
 
 
-def run(args: argparse.Namespace) -> int:
+def _load(name: str, flag: str):
+    """zoo.load, with anything a broken directory raises (a garbage config.json, say) turned into one
+    AlignkitError line naming the model, instead of a traceback from deep inside transformers."""
     from alignkit import zoo
+
+    try:
+        return zoo.load(name)
+    except AlignkitError:
+        raise
+    except Exception as err:  # noqa: BLE001 - transformers raises many types for a bad checkpoint
+        detail = " ".join(str(err).split())[:200] or type(err).__name__
+        raise AlignkitError(f"cannot load {flag} {name}: {detail}. Is its config.json the one save_pretrained "
+                            "wrote? Re-save the model with model.save_pretrained(DIR) and "
+                            "tokenizer.save_pretrained(DIR), or pass a zoo name.") from None
+
+
+def _check_same_vocabulary(name: str, flag: str, model, tokenizer, other, other_tokenizer) -> None:
+    # kl_to_ref and rm_score feed the policy's token ids to the other model: with another vocabulary
+    # they would be garbage (or an index error), and only after all the sampling. Check first.
+    same = (other_tokenizer.get_vocab() == tokenizer.get_vocab()
+            and other.get_input_embeddings().num_embeddings == model.get_input_embeddings().num_embeddings)
+    if not same:
+        raise AlignkitError(f"{flag} {name} uses another vocabulary than the evaluated model "
+                            f"({len(other_tokenizer)} vs {len(tokenizer)} tokens); pass a model trained with "
+                            "the same tokenizer (e.g. its parent in the zoo).")
+
+
+def _check_arguments(args: argparse.Namespace) -> None:
+    if args.max_prompts is not None and args.max_prompts < 1:
+        raise AlignkitError(f"--max-prompts must be at least 1, not {args.max_prompts}; leave it out to use every "
+                            "held-out prompt.")
+
+
+def run(args: argparse.Namespace) -> int:
     from alignkit.profiles import setup
 
+    _check_arguments(args)
     setup(seed=args.seed)
-    model, tokenizer = zoo.load(args.model)
-    ref = zoo.load(args.ref)[0] if args.ref else None
-    rm = zoo.load(args.rm)[0] if args.rm else None
+    model, tokenizer = _load(args.model, "model")
+    ref = rm = None
+    for flag, name in (("--ref", args.ref), ("--rm", args.rm)):
+        if name:
+            other, other_tokenizer = _load(name, flag)
+            _check_same_vocabulary(name, flag, model, tokenizer, other, other_tokenizer)
+            ref, rm = (other, rm) if flag == "--ref" else (ref, other)
     sampling = replace(EvalConfig().sampling, seed=args.seed)
     if args.temperature is not None:
         sampling = replace(sampling, temperature=args.temperature)

@@ -288,7 +288,12 @@ class VotingSession:
                        chosen_model=chosen["model"], rejected_model=rejected["model"])
         else:  # not a preference, but kept: nothing a learner did is lost
             row.update(left_response=pair["left"]["response"], right_response=pair["right"]["response"])
-        storage.append_jsonl(self.votes_path, row)
+        try:
+            storage.append_jsonl(self.votes_path, row)
+        except OSError as err:  # unwritable ALIGNKIT_HOME or a full disk: the widget shows this in red
+            raise AlignkitError(f"could not save your vote to {self.votes_path}: {err.strerror or err}. Set "
+                                "ALIGNKIT_HOME (or votes_path) to a folder you can write, or free some disk "
+                                "space, then vote again; this vote was not recorded.") from err
         self._voted.add(pair["pair_index"])
         self._last, self._error = (pair, choice), ""
         if self._widget is not None:

@@ -222,3 +222,79 @@ def test_find_quizzes_dir_from_environment(tmp_path, monkeypatch):
     assert quiz_bank.find_quizzes_dir() == tmp_path
     with pytest.raises(QuizBankError, match="no quiz bank"):
         quiz_bank.load_chapter("04_ppo_rlhf")
+
+
+# --- issue 14: questions that test the idea, not the form ----------------------------------------
+
+# A "joke" option is one no learner who worked through the chapter would consider: a claim that a model or
+# method is perfect or useless ("always right", "does nothing"), a dismissal ("it does not matter"), an
+# off-topic remark about tooling ("cannot be written in Python"), or a single-choice throwaway of one or
+# two words.
+# quizzes/README.md states the same criterion; these patterns catch its usual forms.
+JOKE_PATTERNS = [re.compile(p, re.I) for p in (
+    r"\balways (right|wrong|correct|better|worse)\b", r"\b(does not|doesn't|do not|don't) matter\b",
+    r"\bnothing at all\b", r"^nothing\b", r"\bis broken\b", r"\bin python\b", r"\bnot legitimate\b",
+    r"\bmagic\b", r"\bfor fun\b", r"\bjust because\b", r"\bno reason\b", r"\bsaves? memory\b",
+    r"\bmakes? generation faster\b", r"\bat random\b.*\bpretraining\b")]
+_FORMULA = re.compile(r"[=()σπβ−+²|·→]")
+
+
+def _correct_choice(bank, q) -> str:
+    return next(c for c in q.choice_ids if quiz_bank.is_correct(q, bank.salt, c))
+
+
+def _jokes(text: str, single: bool = True) -> list[str]:
+    found = [p.pattern for p in JOKE_PATTERNS if p.search(text)]
+    # In "select all that apply" a short item ("A value model") is a fair entry, not a throwaway answer.
+    if single and not _FORMULA.search(text) and len(text.split()) < 3:
+        found.append("fewer than three words")
+    return found
+
+
+@pytest.mark.parametrize("chapter", quiz_bank.CHAPTERS)
+def test_the_correct_option_is_rarely_the_longest_and_lengths_are_balanced(chapter):
+    bank = BANKS[chapter]
+    singles = [q for q in bank.questions if q.type == "single"]
+    giveaways = []
+    for q in singles:
+        lengths = {c.id: len(c.text) for c in q.choices}
+        correct = _correct_choice(bank, q)
+        if lengths[correct] > max(n for cid, n in lengths.items() if cid != correct):
+            giveaways.append(q.id)
+        assert min(lengths.values()) >= 0.5 * max(lengths.values()), (chapter, q.id, lengths)
+    assert len(giveaways) <= len(singles) / 3, (chapter, giveaways)
+
+
+@pytest.mark.parametrize("chapter", quiz_bank.CHAPTERS)
+def test_no_option_is_a_joke(chapter):
+    for q in BANKS[chapter].questions:
+        for c in q.choices:
+            assert not _jokes(c.text, q.type == "single"), (chapter, q.id, c.id, c.text)
+
+
+def test_joke_scan_catches_jokes():
+    assert _jokes("Language models are always right") and _jokes("Rules cannot be written in Python")
+    assert _jokes("It does not matter") and _jokes("Nothing at all") and _jokes("A refusal")
+    assert not _jokes("−log σ(r_w − r_l)") and not _jokes("Token t + 1")
+
+
+def test_a_bank_is_a_draft_exactly_when_its_chapter_does_not_exist():
+    for chapter, bank in BANKS.items():
+        exists = (ROOT / "chapters" / f"{chapter}.ipynb").is_file()
+        assert bank.draft is not exists, (chapter, bank.status)
+
+
+def test_draft_banks_stay_out_of_the_key_and_the_maximum(tmp_path, capsys):
+    key = tmp_path / "key.json"
+    assert cli.main(["quiz-key", str(QUIZZES), "-o", str(key)]) == 0
+    live = [c for c, b in BANKS.items() if not b.draft]
+    assert sorted(json.loads(key.read_text())["chapters"]) == live
+    drafts, out = [c for c, b in BANKS.items() if b.draft], capsys.readouterr().out
+    assert drafts and all(d in out for d in drafts)
+
+
+def test_status_must_be_live_or_draft(tmp_path):
+    path = _write(tmp_path, {**GOOD, "status": "published"})
+    with pytest.raises(QuizBankError, match="status"):
+        quiz_bank.load_bank(path)
+    assert quiz_bank.load_bank(_write(tmp_path, {**GOOD, "status": "draft"})).draft

@@ -11,7 +11,7 @@ import yaml
 
 from alignkit import quiz
 from alignkit.quiz import bank as quiz_bank
-from alignkit.errors import AnswerTypeError
+from alignkit.errors import AlignkitError, AnswerTypeError
 
 SALT = "00112233445566778899aabbccddeeff"
 DEMO_ANSWERS = {"pick": "b", "many": ["a", "c"], "num": 0.25}  # plaintext of a test-only bank
@@ -188,3 +188,56 @@ def test_default_learner_id_is_stable(tmp_path, monkeypatch):
     assert quiz.learner_id("  bob  ", home=tmp_path) == "bob"
     with pytest.raises(AnswerTypeError):
         quiz.learner_id("bad\nid", home=tmp_path)
+
+
+# --- issue 14 -------------------------------------------------------------------------------------
+
+def test_an_unwritable_home_shows_an_error_in_the_widget_and_export_says_nothing_was_saved(demo, monkeypatch, capsys):
+    # Defect 3: Submit did nothing visible, and export() then said "0 attempts ... hand this file in".
+    blocker = demo / "blocked"
+    blocker.write_text("a file where a folder should be")
+    monkeypatch.setenv("ALIGNKIT_HOME", str(blocker / "home"))
+    q = _show(demo)
+    controls = q._controls["pick"]
+    controls.input.value = "b"
+    controls.submit.click()
+    assert "b00020" in controls.feedback.value and str(blocker / "home" / "responses.jsonl") in controls.feedback.value
+    assert "ALIGNKIT_HOME" in controls.feedback.value and q.progress == "0/4"
+    with pytest.raises(AlignkitError, match="could not save"):
+        q.answer("pick", "b")
+    path = quiz.export(demo / "out.json", download=False)
+    out = capsys.readouterr().out
+    assert "0 attempts" in out and "Hand this file" not in out and "responses.jsonl" in out
+    assert path.exists()
+
+
+def test_a_full_disk_is_reported_too(demo, monkeypatch):
+    import errno
+
+    def full(*_args, **_kw):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(quiz.widget.storage, "append_jsonl", full)
+    q = _show(demo)
+    q._controls["num"].input.value = "0.25"
+    q._controls["num"].submit.click()
+    assert "No space left on device" in q._controls["num"].feedback.value
+
+
+def test_the_widget_says_retries_do_not_change_the_grade(demo):
+    # Defect 6: grading counts first attempts; retrying stays possible, for learning.
+    q = _show(demo)
+    q.answer("pick", "a")
+    feedback = q._controls["pick"].feedback.value
+    assert "Retry" in feedback and "first attempt" in feedback
+    assert any("first attempt" in w.value for w in _walk(q.widget) if type(w).__name__ == "HTML" and "Progress" not in w.value)
+
+
+@pytest.mark.parametrize("value", ["", "   "])
+def test_an_empty_learner_variable_is_named_in_the_error(tmp_path, monkeypatch, value):
+    # Defect 11: `ALIGNKIT_LEARNER=` gave an error that did not name the variable.
+    monkeypatch.setenv("ALIGNKIT_LEARNER", value)
+    with pytest.raises(AnswerTypeError, match="ALIGNKIT_LEARNER"):
+        quiz.learner_id(home=tmp_path)
+    with pytest.raises(AnswerTypeError, match="learner id"):
+        quiz.learner_id("   ", home=tmp_path)

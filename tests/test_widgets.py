@@ -297,3 +297,17 @@ def test_defaults_use_the_learner_id_and_alignkit_home(home, monkeypatch):
     assert s.session == widgets.session_id("ada@example.org", 0, ("model_a", "model_b"), heldout_prompts()[:2])
     with pytest.raises(AlignkitError, match="names"):
         widgets.VotingSession(heldout_prompts()[:2], ideal, rambling, names=("x", "x"))
+
+
+def test_an_unwritable_votes_file_shows_an_error_naming_the_path(home):
+    # Issue 14, defect 3: with an unwritable ALIGNKIT_HOME the Vote buttons silently did nothing.
+    blocker = home / "not_a_folder"
+    blocker.write_text("a file where a folder should be")
+    s = session(home, votes_path=blocker / "votes.jsonl")
+    s.widget()
+    s.buttons["left"].click()
+    feedback = s._feedback_html.value
+    assert "b00020" in feedback and str(blocker / "votes.jsonl") in feedback and "ALIGNKIT_HOME" in feedback
+    assert s.progress == "0/4"  # nothing was recorded, so the pair is still shown
+    with pytest.raises(AlignkitError, match="could not save"):
+        s.vote("left")

@@ -26,7 +26,7 @@ import yaml
 from alignkit.errors import AnswerTypeError, QuizBankError
 
 __all__ = [
-    "CHAPTERS", "QUESTION_TYPES", "Choice", "Question", "Bank", "find_quizzes_dir", "load_bank",
+    "CHAPTERS", "QUESTION_TYPES", "STATUSES", "Choice", "Question", "Bank", "find_quizzes_dir", "load_bank",
     "load_chapter", "load_all", "normalize_answer", "canonical_answer", "hash_answer", "is_correct",
     "answer_hashes",
 ]
@@ -40,6 +40,8 @@ _ID = re.compile(r"[a-z0-9][a-z0-9_]{0,47}")
 _CHOICE_ID = re.compile(r"[a-z0-9_]{1,16}")
 _HASH = re.compile(r"[0-9a-f]{64}")
 _BANK_KEYS = {"schema", "chapter", "title", "salt", "questions"}
+_OPTIONAL_BANK_KEYS = {"status"}
+STATUSES = ("live", "draft")  # draft: its chapter's notebook does not exist yet, so it is left out of the key
 _QUESTION_KEYS = {"id", "type", "prompt", "points", "section", "explanation", "choices", "hashes",
                   "tolerance", "model_answer"}
 _LEAKY_KEYS = {"answer", "answers", "correct", "correct_answer", "is_correct", "solution", "key"}
@@ -78,6 +80,11 @@ class Bank:
     questions: tuple[Question, ...]
     path: Path | None = None
     sha256: str = ""  # of the file's bytes: tells the grader which bank version a learner had
+    status: str = "live"  # "draft": kept in the repo, left out of the instructor key and every maximum
+
+    @property
+    def draft(self) -> bool:
+        return self.status == "draft"
 
     def question(self, question_id: str) -> Question:
         for q in self.questions:
@@ -216,8 +223,11 @@ def load_bank(path: str | os.PathLike, *, require_hashes: bool = True) -> Bank:
         raise QuizBankError(f"{path}: cannot read the bank: {err}".replace("\n", " ")) from None
     if not isinstance(raw, dict):
         raise _fail(path, "top level", "a bank must be a mapping with schema, chapter, title, salt, questions")
-    if set(raw) != _BANK_KEYS:
-        raise _fail(path, "top level", f"expected exactly the keys {sorted(_BANK_KEYS)}, found {sorted(map(str, raw))}")
+    if not _BANK_KEYS <= set(raw) <= _BANK_KEYS | _OPTIONAL_BANK_KEYS:
+        raise _fail(path, "top level", f"expected the keys {sorted(_BANK_KEYS)} (and optionally "
+                                       f"{sorted(_OPTIONAL_BANK_KEYS)}), found {sorted(map(str, raw))}")
+    if raw.get("status", "live") not in STATUSES:
+        raise _fail(path, "top level", f"`status` must be one of {', '.join(STATUSES)}, not {raw['status']!r}")
     if raw["schema"] != SCHEMA_VERSION:
         raise _fail(path, "top level", f"`schema` must be {SCHEMA_VERSION}")
     if raw["chapter"] != path.stem:
@@ -233,7 +243,7 @@ def load_bank(path: str | os.PathLike, *, require_hashes: bool = True) -> Bank:
             raise _fail(path, f"question {q.id!r}", "duplicated question id; ids must be unique in a bank")
         seen.add(q.id)
     return Bank(raw["chapter"], _text(raw, "title", path, "top level"), raw["salt"], questions, path,
-                hashlib.sha256(data).hexdigest())
+                hashlib.sha256(data).hexdigest(), raw.get("status", "live"))
 
 
 def load_chapter(chapter: str, quizzes_dir: str | os.PathLike | None = None) -> Bank:
@@ -246,10 +256,11 @@ def load_chapter(chapter: str, quizzes_dir: str | os.PathLike | None = None) -> 
     return load_bank(path)
 
 
-def load_all(quizzes_dir: str | os.PathLike | None = None) -> dict[str, Bank]:
-    """Every bank in the quizzes folder, by chapter, in file-name order."""
+def load_all(quizzes_dir: str | os.PathLike | None = None, *, drafts: bool = True) -> dict[str, Bank]:
+    """Every bank in the quizzes folder, by chapter, in file-name order (`drafts=False`: live banks only)."""
     folder = find_quizzes_dir(quizzes_dir)
-    return {p.stem: load_bank(p) for p in sorted(folder.glob("*.yaml"))}
+    banks = {p.stem: load_bank(p) for p in sorted(folder.glob("*.yaml"))}
+    return {chapter: bank for chapter, bank in banks.items() if drafts or not bank.draft}
 
 
 def normalize_answer(question: Question, value: Any, *, from_text: bool = False) -> Any:

@@ -5,15 +5,22 @@ re-scored from the learner's raw answers with the instructor key alone — a sub
 `self_check` flags and the learner's bank are never trusted, and no path inside a submission is ever
 opened. A bad file gets one `error:` line and a non-zero exit; the other files are still graded.
 
-Per question the score is that of the learner's best attempt (`--policy best`, the default: the quiz
-is formative and allows retries), or of their first or last (`--policy first|last`). Short-text
-answers score nothing automatically: they are listed in `needs_review` and in the review CSV.
-Exit code: 0 all files graded, 1 some file had an error, 2 usage error (bad key, unwritable output).
+A learner may hand in several files (one export per chapter, one per Colab runtime): all of a
+learner's files are merged, identical attempts counted once, and attempts ordered by the time each
+was recorded. A question answered in more than one file is listed in the CSV's `duplicates` column;
+no file is ever preferred because of text the learner wrote (such as `created`).
+
+Per question the learner's first attempt counts (`--policy first`, the default: retries are for
+learning), or their best or last (`--policy best|last`); the CSV reports the attempts per question.
+Short-text answers score nothing automatically: they are listed in `needs_review` and in the review CSV.
+Exit code: 0 all files graded, 1 some file had an error, 2 usage error (bad key, no submissions,
+an output that would overwrite an input, an unwritable output).
 """
 from __future__ import annotations
 
 import argparse
 import csv
+import datetime
 import io
 import json
 import math
@@ -30,7 +37,8 @@ from alignkit.errors import AlignkitError, AnswerTypeError
 from alignkit.quiz.widget import SUBMISSION_FORMAT, SUBMISSION_VERSION
 from alignkit.storage import atomic_write_text
 
-__all__ = ["MAX_SUBMISSION_BYTES", "POLICIES", "SubmissionError", "read_submission", "add_arguments", "run"]
+__all__ = ["MAX_SUBMISSION_BYTES", "POLICIES", "SubmissionError", "read_submission", "score_attempts", "grade_learner",
+           "add_arguments", "run"]
 
 MAX_SUBMISSION_BYTES = 5_000_000
 MAX_ATTEMPTS = 20_000
@@ -110,14 +118,22 @@ def _check_submission(obj: Any) -> tuple[str, str, dict[str, str], list[dict]]:
     if not isinstance(attempts, list) or len(attempts) > MAX_ATTEMPTS:
         raise SubmissionError(f"attempts must be a list of at most {MAX_ATTEMPTS} entries")
     checked = [_check_attempt(a, i) for i, a in enumerate(attempts)]
-    seen = set()
-    for a in checked:
-        ident = (a["chapter"], a["question"], a["attempt"])
-        if ident in seen:
-            raise SubmissionError(f"attempt {a['attempt']} of {_printable(a['chapter'])}/{_printable(a['question'])} appears twice")
-        seen.add(ident)
+    if not obj["learner"].strip():
+        raise SubmissionError("the learner id is blank; ask the learner to export again with quiz.export(learner=...)")
     shas = {k: v["bank_sha256"] for k, v in chapters.items()}
     return obj["learner"].strip(), obj["created"], shas, checked
+
+
+def _repeated_attempt_numbers(attempts: list[dict]) -> list[str]:
+    """Questions whose attempt numbers repeat: two kernels answering at once, or a damaged log line,
+    in a file exported before export() renumbered attempts. Not an error: file order is the truth."""
+    seen, repeated = set(), []
+    for a in attempts:
+        ident = (a["chapter"], a["question"], a["attempt"])
+        if ident in seen:
+            repeated.append(f"{_printable(a['chapter'])}/{_printable(a['question'])}")
+        seen.add(ident)
+    return sorted(set(repeated))
 
 
 def read_submission(path: str | os.PathLike, max_bytes: int = MAX_SUBMISSION_BYTES) -> dict:
@@ -143,13 +159,23 @@ def read_submission(path: str | os.PathLike, max_bytes: int = MAX_SUBMISSION_BYT
     except (ValueError, RecursionError) as err:  # e.g. a 100k-digit integer, or absurd nesting
         raise SubmissionError(f"not valid JSON ({type(err).__name__}: {str(err)[:80]})") from None
     learner, created, shas, attempts = _check_submission(obj)
-    return {"learner": learner, "created": created, "bank_sha256": shas, "attempts": attempts}
+    return {"learner": learner, "created": created, "bank_sha256": shas, "attempts": attempts,
+            "repeated": _repeated_attempt_numbers(attempts)}
 
 
-def _score(question: quiz_bank.Question, salt: str, answer: Any, where: str, warn) -> float:
-    wanted, described = _JSON_TYPE[question.type]
-    if not isinstance(answer, wanted):
-        raise SubmissionError(f"{where}: a {question.type} question's answer must be {described}")
+def _wrong_type(question: quiz_bank.Question, where: str, warn, bank_changed: bool) -> None:
+    """An answer of the wrong JSON type: a warning when the bank changed the question since (only that
+    question is affected), else a malformed file."""
+    if not bank_changed:
+        raise SubmissionError(f"{where}: a {question.type} question's answer must be {_JSON_TYPE[question.type][1]}")
+    warn(f"{where}: scored 0: the question changed (now {question.type}) since this answer was given with "
+         "another bank version; check it by hand")
+
+
+def _score(question: quiz_bank.Question, salt: str, answer: Any, where: str, warn, bank_changed: bool) -> float:
+    if not isinstance(answer, _JSON_TYPE[question.type][0]):
+        _wrong_type(question, where, warn, bank_changed)
+        return 0.0
     try:
         normalized = quiz_bank.normalize_answer(question, answer)
     except AnswerTypeError as err:  # e.g. a choice id the key does not know: wrong, not malformed
@@ -158,28 +184,88 @@ def _score(question: quiz_bank.Question, salt: str, answer: Any, where: str, war
     return question.points if quiz_bank.is_correct(question, salt, normalized) else 0.0
 
 
-def grade_submission(sub: dict, key: dict[str, dict], policy: str, warn) -> tuple[dict[str, float], dict[str, str]]:
-    """(points per "chapter/question" column, text answers to review per column) for one learner."""
-    grouped: dict[tuple[str, str], list[dict]] = defaultdict(list)
-    for attempt in sub["attempts"]:
-        grouped[(attempt["chapter"], attempt["question"])].append(attempt)
+def _changed_banks(sub: dict, key: dict[str, dict], warn) -> set[str]:
+    changed = set()
     for chapter, sha in sub["bank_sha256"].items():
         if chapter in key and sha and key[chapter]["bank_sha256"] and sha != key[chapter]["bank_sha256"]:
             warn(f"answered a different version of the {chapter} bank than the key's; check its choice ids")
-    points, review = {}, {}
-    for (chapter, qid), attempts in sorted(grouped.items()):
-        column = f"{chapter}/{qid}"
-        question = next((q for q in key.get(chapter, {}).get("questions", []) if q.id == qid), None)
+            changed.add(chapter)
+    return changed
+
+
+def score_attempts(sub: dict, key: dict[str, dict], warn) -> list[dict]:
+    """Every attempt of one file that the key knows, scored on its own (None for short text), in file order.
+
+    Scoring each attempt before merging files keeps a malformed file's error with that file."""
+    questions = {(ch, q.id): q for ch, entry in key.items() for q in entry["questions"]}
+    changed, ignored, scored = _changed_banks(sub, key, warn), set(), []
+    for position, a in enumerate(sub["attempts"]):
+        column = f"{a['chapter']}/{a['question']}"
+        question = questions.get((a["chapter"], a["question"]))
         if question is None:
-            warn(f"ignored {_printable(column)}: not in the key")
+            if column not in ignored:
+                warn(f"ignored {_printable(column)}: not in the key")
+            ignored.add(column)
             continue
-        attempts.sort(key=lambda a: a["attempt"])
         if question.type == "text":
+            if not isinstance(a["answer"], str):  # a list in the review CSV would break it for everyone
+                _wrong_type(question, column, warn, a["chapter"] in changed)
+                continue
+            score = None
+        else:
+            score = _score(question, key[a["chapter"]]["salt"], a["answer"], column, warn, a["chapter"] in changed)
+        scored.append({"column": column, "type": question.type, "score": score, "answer": a["answer"],
+                       "attempt": a["attempt"], "time": a["time"], "position": position})
+    return scored
+
+
+def _when(text: str) -> float:
+    """A recorded time as a UTC timestamp for ordering attempts; unreadable times sort last."""
+    try:
+        moment = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        return math.inf
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    return moment.timestamp()
+
+
+def _merge(files: list[list[dict]]) -> dict[str, list[dict]]:
+    """One learner's scored attempts from all their files, per column, oldest first; an attempt that
+    appears in several files (a per-chapter export and a full one of the same runtime) counts once."""
+    merged: dict[tuple, dict] = {}
+    for index, attempts in enumerate(files):
+        for a in attempts:
+            ident = (a["column"], a["attempt"], a["time"], json.dumps(a["answer"], sort_keys=True))
+            merged.setdefault(ident, {**a, "file": index})
+    by_column: dict[str, list[dict]] = defaultdict(list)
+    for a in sorted(merged.values(), key=lambda a: (_when(a["time"]), a["file"], a["position"])):
+        by_column[a["column"]].append(a)
+    return by_column
+
+
+def _answered_in_several_files(attempts: list[dict]) -> bool:
+    # Two independent attempt sequences (fresh runtimes, or someone else's file under this learner's id)
+    # both hold an attempt with the same number; one runtime's later export only extends its sequence.
+    files_per_number = defaultdict(set)
+    for a in attempts:
+        files_per_number[a["attempt"]].add(a["file"])
+    return any(len(files) > 1 for files in files_per_number.values())
+
+
+def grade_learner(files: list[list[dict]], policy: str) -> dict:
+    """Points, text answers to review, attempt counts and the columns answered in several files."""
+    points, review, counts, duplicates = {}, {}, {}, []
+    for column, attempts in sorted(_merge(files).items()):
+        counts[column] = len(attempts)
+        if _answered_in_several_files(attempts):
+            duplicates.append(column)
+        if attempts[0]["type"] == "text":
             review[column] = attempts[-1]["answer"]
             continue
-        scores = [_score(question, key[chapter]["salt"], a["answer"], column, warn) for a in attempts]
+        scores = [a["score"] for a in attempts]
         points[column] = {"best": max(scores), "first": scores[0], "last": scores[-1]}[policy]
-    return points, review
+    return {"points": points, "review": review, "attempts": counts, "duplicates": duplicates, "files": len(files)}
 
 
 def _csv_cell(value: str) -> str:
@@ -188,35 +274,47 @@ def _csv_cell(value: str) -> str:
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t") else value
 
 
-def _grades_csv(rows: dict[str, tuple], key: dict[str, dict]) -> tuple[str, str]:
-    columns = [(ch, q) for ch, entry in key.items() for q in entry["questions"]]
-    max_points = sum(q.points for _, q in columns)
+def _grades_csv(rows: dict[str, dict], key: dict[str, dict]) -> tuple[str, str]:
+    columns = [f"{ch}/{q.id}" for ch, entry in key.items() for q in entry["questions"]]
+    max_points = sum(q.points for entry in key.values() for q in entry["questions"])
     grades, review = io.StringIO(), io.StringIO()
     g, r = csv.writer(grades), csv.writer(review)
-    g.writerow(["learner", *(f"{ch}/{q.id}" for ch, q in columns), "total", "max", "needs_review"])
+    g.writerow(["learner", *(name for c in columns for name in (c, f"{c} attempts")), "total", "max",
+                "needs_review", "files", "duplicates"])
     r.writerow(["learner", "question", "text_answer"])
     for learner in sorted(rows):
-        points, texts = rows[learner]
-        cells = ["" if f"{ch}/{q.id}" in texts else f"{points.get(f'{ch}/{q.id}', 0.0):g}" for ch, q in columns]
-        g.writerow([_csv_cell(learner), *cells, f"{sum(points.values()):g}", f"{max_points:g}", ";".join(sorted(texts))])
-        for column, text in sorted(texts.items()):
+        row = rows[learner]
+        cells = []
+        for c in columns:
+            cells += ["" if c in row["review"] else f"{row['points'].get(c, 0.0):g}", str(row["attempts"].get(c, 0))]
+        g.writerow([_csv_cell(learner), *cells, f"{sum(row['points'].values()):g}", f"{max_points:g}",
+                    ";".join(sorted(row["review"])), str(row["files"]), ";".join(row["duplicates"])])
+        for column, text in sorted(row["review"].items()):
             r.writerow([_csv_cell(learner), column, _csv_cell(text)])
     return grades.getvalue(), review.getvalue()
 
 
-def _expand(paths: list[str]) -> list[Path]:
+def _is_submission_name(path: Path) -> bool:
+    return path.suffix.lower() == ".json" and not path.name.startswith(".")
+
+
+def _expand(paths: list[str], skip: set[str]) -> list[Path]:
+    """Files as given, and folders searched recursively for *.json in any case (learners' subfolders,
+    .JSON from some systems); the key is skipped when it sits among the submissions."""
     files = []
     for p in map(Path, paths):
-        files.extend(sorted(p.glob("*.json")) if p.is_dir() else [p])
+        found = sorted(f for f in p.rglob("*") if _is_submission_name(f) and not f.is_dir()) if p.is_dir() else [p]
+        files.extend(f for f in found if os.path.realpath(f) not in skip)
     return files
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("submissions", nargs="+", help="submission files, or folders of *.json submissions")
+    parser.add_argument("submissions", nargs="+", help="submission files, or folders searched for *.json submissions")
     parser.add_argument("--key", required=True, help="the instructor key from `alignkit quiz-key`")
     parser.add_argument("-o", "--output", required=True, help="grades CSV to write")
     parser.add_argument("--review", help="CSV of short-text answers to review (default: OUTPUT with _review)")
-    parser.add_argument("--policy", choices=POLICIES, default="best", help="which attempt counts (default: best)")
+    parser.add_argument("--policy", choices=POLICIES, default="first",
+                        help="which attempt counts (default: first; retries in the widget are for learning)")
     parser.add_argument("--secret-env", metavar="VAR", help="verify the key's HMAC with the secret in this variable")
     parser.add_argument("--max-bytes", type=int, default=MAX_SUBMISSION_BYTES, help="size limit per submission")
 
@@ -230,26 +328,32 @@ def _load_key(args: argparse.Namespace) -> dict[str, dict]:
     return quiz_key.load_key(args.key, secret)
 
 
-def _grade_file(path: Path, key: dict, policy: str, max_bytes: int) -> tuple[dict, dict, dict, list[str]]:
-    notes: list[str] = []
-    sub = read_submission(path, max_bytes)
-    points, texts = grade_submission(sub, key, policy, notes.append)
-    return sub, points, texts, notes
+def _review_path(args: argparse.Namespace) -> Path:
+    return Path(args.review) if args.review else Path(args.output).with_name(Path(args.output).stem + "_review.csv")
 
 
-def run(args: argparse.Namespace) -> int:
-    try:
-        key = _load_key(args)
-    except AlignkitError as err:
-        print(f"alignkit grade: error: {err}", file=sys.stderr)
-        return 2
-    rows: dict[str, tuple] = {}
-    owner: dict[str, tuple[str, Path]] = {}  # learner -> (created, file graded for them)
+def _check_outputs(outputs: list[Path], inputs: list[Path]) -> None:
+    """Refuse an output that is an input (the key, a submission) or the other output: grading must
+    never destroy what it grades."""
+    taken = {os.path.realpath(p): p for p in inputs}
+    if os.path.realpath(outputs[0]) == os.path.realpath(outputs[1]):
+        raise AlignkitError(f"-o and --review are the same file {outputs[0]}; give two different paths.")
+    for out in outputs:
+        if os.path.realpath(out) in taken:
+            raise AlignkitError(f"refusing to overwrite {out}: it is an input (the key or a submission); "
+                                "write the grades somewhere else.")
+
+
+def _read_files(files: list[Path], key: dict, max_bytes: int) -> tuple[dict[str, list], int]:
+    """Each readable file's scored attempts, grouped by learner (files in path order); errors printed."""
+    by_learner: dict[str, list] = defaultdict(list)
     failed = 0
-    for path in _expand(args.submissions):
+    for path in files:
         shown = _printable(str(path), 300)
+        notes: list[str] = []
         try:
-            sub, points, texts, notes = _grade_file(path, key, args.policy, args.max_bytes)
+            sub = read_submission(path, max_bytes)
+            scored = score_attempts(sub, key, notes.append)
         except SubmissionError as err:
             failed += 1
             print(f"error: {shown}: {_printable(str(err), 300)}", file=sys.stderr)
@@ -258,28 +362,53 @@ def run(args: argparse.Namespace) -> int:
             failed += 1
             print(f"error: {shown}: cannot be graded ({type(err).__name__})", file=sys.stderr)
             continue
-        for note in notes[:20]:
-            print(f"warning: {shown}: {_printable(note, 300)}", file=sys.stderr)
-        if len(notes) > 20:
-            print(f"warning: {shown}: ... and {len(notes) - 20} more warnings", file=sys.stderr)
-        learner = sub["learner"]
-        if learner in owner:
-            failed += 1
-            older, newer = sorted([owner[learner], (sub["created"], path)], key=lambda t: t[0])
-            print(f"error: {_printable(str(older[1]), 300)}: duplicate submission for learner "
-                  f"{_printable(learner)!r}; graded the newer {_printable(str(newer[1]), 300)} instead", file=sys.stderr)
-            if newer[1] != path:
-                continue
-        owner[learner] = (sub["created"], path)
-        rows[learner] = (points, texts)
+        if sub["repeated"]:
+            notes.append(f"attempt numbers repeat for {', '.join(sub['repeated'][:5])}; graded in file order")
+        _print_notes(shown, list(dict.fromkeys(notes)))
+        by_learner[sub["learner"]].append((path, scored))
+    return by_learner, failed
+
+
+def _print_notes(shown: str, notes: list[str]) -> None:
+    for note in notes[:20]:
+        print(f"warning: {shown}: {_printable(note, 300)}", file=sys.stderr)
+    if len(notes) > 20:
+        print(f"warning: {shown}: ... and {len(notes) - 20} more warnings", file=sys.stderr)
+
+
+def _grade_learners(by_learner: dict[str, list], policy: str) -> dict[str, dict]:
+    rows = {}
+    for learner, files in by_learner.items():
+        rows[learner] = grade_learner([scored for _, scored in files], policy)
+        if rows[learner]["duplicates"]:
+            names = ", ".join(_printable(str(p), 120) for p, _ in files)
+            print(f"warning: learner {_printable(learner)!r}: {', '.join(rows[learner]['duplicates'][:5])} answered in "
+                  f"more than one file ({names}); attempts ordered by their recorded time, see the duplicates "
+                  "column", file=sys.stderr)
+    return rows
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        key = _load_key(args)
+        files = _expand(args.submissions, {os.path.realpath(args.key)})
+        if not files:
+            raise AlignkitError(f"no submission files (*.json) found in {', '.join(args.submissions)}; "
+                                "pass the files or the folder the learners' exports were collected in.")
+        review_path = _review_path(args)
+        _check_outputs([Path(args.output), review_path], [Path(args.key), *files, *map(Path, args.submissions)])
+    except AlignkitError as err:
+        print(f"alignkit grade: error: {err}", file=sys.stderr)
+        return 2
+    by_learner, failed = _read_files(files, key, args.max_bytes)
+    rows = _grade_learners(by_learner, args.policy)
     grades_text, review_text = _grades_csv(rows, key)
-    review_path = Path(args.review) if args.review else Path(args.output).with_name(Path(args.output).stem + "_review.csv")
     try:
         atomic_write_text(args.output, grades_text)
         atomic_write_text(review_path, review_text)
     except OSError as err:
         print(f"alignkit grade: error: cannot write {args.output}: {err.strerror or err}", file=sys.stderr)
         return 2
-    print(f"graded {len(rows)} learner(s) into {args.output} (text answers to review: {review_path}); "
-          f"{failed} file(s) with errors")
+    print(f"graded {len(rows)} learner(s) from {len(files)} file(s) into {args.output} (policy {args.policy}; "
+          f"text answers to review: {review_path}); {failed} file(s) with errors")
     return 1 if failed else 0

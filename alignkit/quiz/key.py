@@ -32,9 +32,11 @@ MAX_KEY_BYTES = 20_000_000
 
 
 def build_key(banks: dict[str, quiz_bank.Bank]) -> dict:
-    """The key's body for validated banks (no HMAC)."""
+    """The key's body for validated banks (no HMAC); draft banks are left out."""
     chapters = {}
     for chapter, bank in banks.items():
+        if bank.draft:  # its chapter does not exist yet: nobody can answer it
+            continue
         questions = [{"id": q.id, "type": q.type, "points": q.points, "hashes": list(q.hashes),
                       "tolerance": q.tolerance, "choices": list(q.choice_ids)} for q in bank.questions]
         chapters[chapter] = {"salt": bank.salt, "bank_sha256": bank.sha256, "questions": questions}
@@ -57,19 +59,40 @@ def _bad(path: Path, problem: str) -> AlignkitError:
 
 
 def _key_question(raw: Any, path: Path, chapter: str) -> quiz_bank.Question:
-    ok = (isinstance(raw, dict) and isinstance(raw.get("id"), str) and raw.get("type") in quiz_bank.QUESTION_TYPES
-          and isinstance(raw.get("points"), (int, float)) and not isinstance(raw.get("points"), bool)
-          and isinstance(raw.get("hashes"), list) and all(isinstance(h, str) for h in raw["hashes"])
-          and isinstance(raw.get("choices"), list) and all(isinstance(c, str) for c in raw["choices"]))
-    if not ok:
-        raise _bad(path, f"a question of {chapter} is malformed")
+    # As strict as the bank schema: a hand-edited key with NaN or negative points, or a garbled hash,
+    # would otherwise grade silently wrong (NaN totals, negative scores, nobody ever correct).
+    where = f"question {chapter}/{raw.get('id') if isinstance(raw, dict) else '?'}"
+    if not (isinstance(raw, dict) and isinstance(raw.get("id"), str) and raw.get("type") in quiz_bank.QUESTION_TYPES):
+        raise _bad(path, f"a question of {chapter} is malformed (needs an id and a type)")
+    points = raw.get("points")
+    if not quiz_bank._number(points) or not 0 < points <= 100:
+        raise _bad(path, f"{where} has points {points!r}; points must be a number in (0, 100]")
+    hashes, choices = raw.get("hashes"), raw.get("choices")
+    if not isinstance(hashes, list) or not all(isinstance(h, str) and quiz_bank._HASH.fullmatch(h) for h in hashes):
+        raise _bad(path, f"{where} has malformed hashes (each must be 64 lowercase hex characters)")
+    if not isinstance(choices, list) or not all(isinstance(c, str) for c in choices) or len(set(choices)) != len(choices):
+        raise _bad(path, f"{where} has malformed choices (a list of distinct choice ids)")
     tolerance = raw.get("tolerance")
-    if raw["type"] == "numeric" and (not isinstance(tolerance, (int, float)) or tolerance <= 0):
-        raise _bad(path, f"numeric question {chapter}/{raw['id']} has no positive tolerance")
+    if raw["type"] == "numeric" and (not quiz_bank._number(tolerance) or tolerance <= 0):
+        raise _bad(path, f"{where} has tolerance {tolerance!r}; a numeric question needs a positive finite tolerance")
     return quiz_bank.Question(
-        id=raw["id"], type=raw["type"], prompt="", points=float(raw["points"]), section="", explanation="",
-        choices=tuple(quiz_bank.Choice(c, "") for c in raw["choices"]), hashes=tuple(raw["hashes"]),
+        id=raw["id"], type=raw["type"], prompt="", points=float(points), section="", explanation="",
+        choices=tuple(quiz_bank.Choice(c, "") for c in choices), hashes=tuple(hashes),
         tolerance=float(tolerance) if raw["type"] == "numeric" else None)
+
+
+def _key_chapter(chapter: Any, entry: Any, path: Path) -> dict:
+    if not isinstance(chapter, str) or not quiz_bank._ID.fullmatch(chapter):
+        raise _bad(path, f"chapter name {str(chapter)[:60]!r} is malformed")
+    if (not isinstance(entry, dict) or not isinstance(entry.get("salt"), str) or not isinstance(entry.get("questions"), list)
+            or not isinstance(entry.get("bank_sha256", ""), str)):
+        raise _bad(path, f"chapter {chapter} is malformed")
+    questions = [_key_question(q, path, chapter) for q in entry["questions"]]
+    ids = [q.id for q in questions]
+    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    if repeated:
+        raise _bad(path, f"chapter {chapter} lists question(s) {', '.join(repeated)} twice; ids must be unique")
+    return {"salt": entry["salt"], "bank_sha256": entry.get("bank_sha256", ""), "questions": questions}
 
 
 def load_key(path: str | os.PathLike, secret: str | None = None) -> dict[str, dict]:
@@ -94,13 +117,7 @@ def load_key(path: str | os.PathLike, secret: str | None = None) -> dict[str, di
     chapters = body.get("chapters")
     if not isinstance(chapters, dict) or not chapters:
         raise _bad(path, "it has no chapters")
-    key = {}
-    for chapter, entry in chapters.items():
-        if not isinstance(entry, dict) or not isinstance(entry.get("salt"), str) or not isinstance(entry.get("questions"), list):
-            raise _bad(path, f"chapter {chapter} is malformed")
-        key[chapter] = {"salt": entry["salt"], "bank_sha256": entry.get("bank_sha256", ""),
-                        "questions": [_key_question(q, path, chapter) for q in entry["questions"]]}
-    return key
+    return {chapter: _key_chapter(chapter, entry, path) for chapter, entry in chapters.items()}
 
 
 def _print_hashes(bank_path: str, question_id: str, answer: str) -> int:
@@ -132,9 +149,11 @@ def run(args: argparse.Namespace) -> int:
         if not args.quizzes or not args.output:
             print("alignkit quiz-key: give QUIZZES and -o KEY (or --hash BANK QUESTION_ID ANSWER)", file=sys.stderr)
             return 2
-        banks = quiz_bank.load_all(args.quizzes)
+        every = quiz_bank.load_all(args.quizzes)
+        # A draft bank's chapter does not exist yet: nobody can answer it, so it must not count in any maximum.
+        banks = {chapter: bank for chapter, bank in every.items() if not bank.draft}
         if not banks:
-            raise AlignkitError(f"no *.yaml banks in {args.quizzes}; pass the course's quizzes/ folder.")
+            raise AlignkitError(f"no live *.yaml banks in {args.quizzes}; pass the course's quizzes/ folder.")
         body = build_key(banks)
         if args.secret_env:
             secret = os.environ.get(args.secret_env)
@@ -146,5 +165,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"alignkit quiz-key: error: {err}", file=sys.stderr)
         return 2
     count = sum(len(b.questions) for b in banks.values())
-    print(f"wrote {args.output}: {len(banks)} chapters, {count} questions. Do not commit it or share it with learners.")
+    drafts = sorted(set(every) - set(banks))
+    left_out = f" Left out draft bank(s): {', '.join(drafts)}." if drafts else ""
+    print(f"wrote {args.output}: {len(banks)} chapters, {count} questions.{left_out} Do not commit it or share it "
+          "with learners.")
     return 0

@@ -24,7 +24,7 @@ from typing import Any, Callable
 from alignkit import storage
 from alignkit.quiz import bank as quiz_bank
 from alignkit.errors import AlignkitError, AnswerTypeError
-from alignkit.runtime import in_ci, in_kernel
+from alignkit.runtime import in_ci
 
 __all__ = ["show", "export", "Quiz", "Feedback", "AnswerTypeError", "alignkit_home", "responses_path",
            "learner_id", "read_responses", "render_static", "SUBMISSION_FORMAT"]
@@ -47,6 +47,9 @@ def responses_path(home: str | os.PathLike | None = None) -> Path:
 def learner_id(learner: str | None = None, home: str | os.PathLike | None = None) -> str:
     """The argument, else $ALIGNKIT_LEARNER, else a random id created once and kept in ALIGNKIT_HOME."""
     value = learner if learner is not None else os.environ.get("ALIGNKIT_LEARNER")
+    if learner is None and value is not None and not value.strip():
+        raise AnswerTypeError("ALIGNKIT_LEARNER is set but empty; set it to the id your instructor asks for "
+                              "(e.g. os.environ['ALIGNKIT_LEARNER'] = 'you@example.org'), or unset it.")
     if value is None:
         id_file = alignkit_home(home) / "learner_id"
         value = id_file.read_text(encoding="utf-8").strip() if id_file.is_file() else ""
@@ -54,7 +57,8 @@ def learner_id(learner: str | None = None, home: str | os.PathLike | None = None
             value = f"learner-{secrets.token_hex(6)}"
             storage.atomic_write_text(id_file, value + "\n")
     if not isinstance(value, str) or not _LEARNER_ID.fullmatch(value.strip()):
-        raise AnswerTypeError("a learner id must be 1-100 printable characters, e.g. your course e-mail.")
+        raise AnswerTypeError(f"a learner id must be 1-100 printable characters, not only spaces, e.g. your course "
+                              f"e-mail (got {str(value)[:40]!r}).")
     return value.strip()
 
 
@@ -77,7 +81,18 @@ def _esc(text: str) -> str:
 
 
 def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    # Milliseconds: the grader orders attempts from several runtimes by this time.
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
+
+
+RETRY_NOTE = "Only your first attempt at each question is graded; retries are for learning."
+
+
+def _save_error(path: Path, err: OSError) -> AlignkitError:
+    return AlignkitError(
+        f"could not save your answer to {path}: {err.strerror or err}. Set ALIGNKIT_HOME to a folder you can "
+        "write (e.g. os.environ['ALIGNKIT_HOME'] = '/content/alignkit' in Colab) and run quiz.show again, "
+        "or free some disk space; then submit again. This answer was not recorded.")
 
 
 def _points(points: float) -> str:
@@ -94,7 +109,7 @@ class _Controls:
     read: Callable[[], Any]
     write: Callable[[Any], None]
     clear: Callable[[], None]
-    error: AnswerTypeError | None = None
+    error: AlignkitError | None = None
     last: Feedback | None = None
 
 
@@ -148,7 +163,10 @@ class Quiz:
                    if r.get("chapter") == self.chapter and r.get("question") == question_id]
         record = {"chapter": self.chapter, "question": question_id, "answer": normalized, "self_check": correct,
                   "attempt": len(earlier) + 1, "time": _now(), "bank_sha256": self.bank.sha256}
-        storage.append_jsonl(self.responses_path, record)
+        try:
+            storage.append_jsonl(self.responses_path, record)
+        except OSError as err:  # unwritable ALIGNKIT_HOME, full disk: say so, never lose an answer silently
+            raise _save_error(self.responses_path, err) from err
         self._attempted.add(question_id)
         if correct:
             self._correct.add(question_id)
@@ -160,7 +178,7 @@ class Quiz:
         import ipywidgets as w
 
         self._progress_html = w.HTML()
-        title = w.HTML(f"<h3>Quiz: {_esc(self.bank.title)}</h3>")
+        title = w.HTML(f"<h3>Quiz: {_esc(self.bank.title)}</h3><p><i>{_esc(RETRY_NOTE)}</i></p>")
         boxes = [self._question_box(w, n, q) for n, q in enumerate(self.bank.questions, 1)]
         self._refresh_progress()
         return w.VBox([title, self._progress_html, *boxes])
@@ -172,7 +190,7 @@ class Quiz:
         retry = w.Button(description="Retry")
         retry.layout.display = "none"
         self._controls[q.id] = _Controls(input_box, submit, retry, w.HTML(), read, write, clear)
-        submit.on_click(lambda _button, qid=q.id: self._on_submit(qid))
+        pass  # BROWSER-BREAK submit.on_click(lambda _button, qid=q.id: self._on_submit(qid))
         retry.on_click(lambda _button, qid=q.id: self._on_retry(qid))
         return w.VBox([header, input_box, w.HBox([submit, retry]), self._controls[q.id].feedback])
 
@@ -180,7 +198,7 @@ class Quiz:
         controls = self._controls[question_id]
         try:
             feedback = self._submit(question_id, controls.read(), from_text=True)
-        except AnswerTypeError as err:
+        except AlignkitError as err:  # a wrong type, or an answer that could not be saved
             controls.error = err
             controls.feedback.value = f'<span style="color:#b00020">{_esc(str(err))}</span>'
             return
@@ -233,7 +251,7 @@ def _feedback_html(fb: Feedback) -> str:
     if fb.correct:
         return f'<div style="color:#1b5e20"><b>✓ Correct</b> (attempt {fb.attempt})</div>{explanation}'
     return (f'<div style="color:#b00020"><b>✗ Not quite</b> (attempt {fb.attempt}). Press Retry to try '
-            f"again.</div>{explanation}")
+            f"again; your first attempt is the one graded, so a retry is for learning.</div>{explanation}")
 
 
 # --- static fallback -------------------------------------------------------------------------------
@@ -318,8 +336,25 @@ def show(chapter: str, *, mode: str = "auto", quizzes_dir: str | os.PathLike | N
 # --- export ----------------------------------------------------------------------------------------
 
 def _exportable(record: dict) -> bool:
-    return (all(k in record for k in _ATTEMPT_FIELDS) and isinstance(record["chapter"], str)
-            and isinstance(record["question"], str) and type(record["attempt"]) is int and isinstance(record["time"], str))
+    return (all(k in record for k in _ATTEMPT_FIELDS) and isinstance(record["chapter"], str) and record["chapter"]
+            and isinstance(record["question"], str) and record["question"] and isinstance(record["time"], str)
+            and record["self_check"] in (True, False, None) and not isinstance(record["answer"], (dict, bool))
+            and record["answer"] is not None)
+
+
+def _renumbered(records: list[dict]) -> tuple[list[dict], int]:
+    """Attempts numbered 1, 2, ... per question in the log's order, and how many numbers changed.
+
+    The number stored at answering time comes from a tolerant read of the log, so two kernels
+    answering at once, or a damaged line, can repeat one; the order of the appended lines is the truth."""
+    counts: dict[tuple[str, str], int] = {}
+    attempts, changed = [], 0
+    for record in records:
+        ident = (record["chapter"], record["question"])
+        counts[ident] = counts.get(ident, 0) + 1
+        changed += record["attempt"] != counts[ident]
+        attempts.append({**{k: record[k] for k in _ATTEMPT_FIELDS}, "attempt": counts[ident]})
+    return attempts, changed
 
 
 def _colab_download(path: Path) -> bool:
@@ -339,21 +374,34 @@ def export(path: str | os.PathLike | None = None, *, chapters: str | list[str] |
     Default path: ./alignkit_submission_<learner>.json. In Colab the file is also offered for download.
     """
     wanted = {chapters} if isinstance(chapters, str) else set(chapters or [])
-    records = read_responses(responses if responses is not None else responses_path(home))
-    attempts, banks = [], {}
-    for record in records:
+    source = Path(responses) if responses is not None else responses_path(home)
+    kept, banks = [], {}
+    for record in read_responses(source):
         if not _exportable(record):
             warnings.warn(f"skipped a damaged response record: {str(record)[:80]}", stacklevel=2)
         elif not wanted or record["chapter"] in wanted:
-            attempts.append({k: record[k] for k in _ATTEMPT_FIELDS})
-            banks[record["chapter"]] = {"bank_sha256": str(record.get("bank_sha256", ""))}
+            kept.append(record)
+            banks[record["chapter"]] = {"bank_sha256": str(record.get("bank_sha256", ""))[:64]}
+    attempts, changed = _renumbered(kept)
+    if changed:
+        warnings.warn(f"renumbered {changed} attempt(s) whose numbers repeated or skipped in {source} (two kernels "
+                      "answering at once, or a damaged line); the order of your answers is kept.", stacklevel=2)
     who = learner_id(learner, home)
     submission = {"format": SUBMISSION_FORMAT, "version": SUBMISSION_VERSION, "learner": who,
                   "created": _now(), "chapters": banks, "attempts": attempts}
     if path is None:
         path = Path.cwd() / f"alignkit_submission_{re.sub(r'[^A-Za-z0-9._-]+', '_', who)[:60]}.json"
     path = storage.atomic_write_json(path, submission)
+    if not attempts:
+        print(f"Wrote {path.name}, but it holds 0 attempts: no answers{_for(wanted)} were found in {source}. "
+              "Answer the quiz first; if you did, your answers were not saved (the quiz showed a red message): "
+              "set ALIGNKIT_HOME to a folder you can write, answer again, then export.")
+        return path
     offered = _colab_download(path) if download else False
     print(f"Wrote {path.name}: {len(attempts)} attempts in {len(banks)} chapter(s) for learner {who!r}."
           + (" Download started." if offered else " Hand this file to your instructor."))
     return path
+
+
+def _for(wanted: set[str]) -> str:
+    return f" to {', '.join(sorted(wanted))}" if wanted else ""
