@@ -1,0 +1,263 @@
+"""The quiz, the voting widget and the live plot, seen and clicked in a real browser.
+
+One notebook (widgets_in_browser.ipynb) is opened in the Jupyter front end the fixtures start and run
+cell by cell, in file order, as a learner would; each test runs the cells it needs and checks the page
+and the files the kernel writes. Screenshots of every state go to artifacts/browser/<front end>/.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from alignkit.quiz.bank import load_chapter
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[2]
+CELL_TIMEOUT_MS = 120_000
+WAIT_MS = 20_000
+
+# Per front end: the cell elements, a cell's output area, and JS that runs cell i and resolves when it is done.
+_LAB = {
+    "cells": ".jp-Notebook .jp-Cell",
+    "output": ".jp-OutputArea",
+    "ready": "() => !!(window.jupyterapp && window.jupyterapp.shell.currentWidget"
+             " && window.jupyterapp.shell.currentWidget.sessionContext"
+             " && window.jupyterapp.shell.currentWidget.sessionContext.session"
+             " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
+             " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.connectionStatus === 'connected'"
+             " && window.jupyterapp.shell.currentWidget.sessionContext.kernelDisplayStatus === 'idle')",
+    "run": """async (i) => {
+        const app = window.jupyterapp, panel = app.shell.currentWidget;
+        panel.content.activeCellIndex = i;
+        await app.commands.execute('notebook:run-cell');
+        const cell = panel.content.widgets[i];
+        return cell.model.executionCount;
+    }""",
+}
+_CLASSIC = {
+    "cells": "#notebook-container .cell",
+    "output": ".output_wrapper",
+    "ready": "() => !!(window.Jupyter && Jupyter.notebook && Jupyter.notebook.kernel"
+             " && Jupyter.notebook.kernel.is_connected() && !Jupyter.notebook.kernel_busy"
+             " && window.require && require.defined && require.defined('@jupyter-widgets/base'))",
+    "run": """(i) => new Promise((resolve, reject) => {
+        const cell = Jupyter.notebook.get_cell(i);
+        cell.input_prompt_number = null;
+        cell.execute();
+        const started = Date.now();
+        const poll = () => {
+            if (typeof cell.input_prompt_number === 'number' && !Jupyter.notebook.kernel_busy) resolve(cell.input_prompt_number);
+            else if (Date.now() - started > 110000) reject(new Error('cell ' + i + ' did not finish'));
+            else setTimeout(poll, 100);
+        };
+        setTimeout(poll, 100);
+    })""",
+}
+
+
+def _plotly_js() -> bytes:
+    """plotly.js from the installed plotly package, served in place of its CDN (this machine is offline;
+    Colab is not, and loads the same file from cdn.plot.ly)."""
+    spec = importlib.util.find_spec("plotly")
+    return (Path(spec.origin).parent / "package_data" / "plotly.min.js").read_bytes()
+
+
+def _route(route) -> None:
+    url = route.request.url
+    if url.startswith(("http://127.0.0.1", "http://localhost", "data:", "blob:")):
+        route.continue_()
+    elif "cdn.plot.ly" in url and url.endswith(".js"):
+        route.fulfill(status=200, content_type="application/javascript", body=_PLOTLY_JS())
+    else:
+        route.abort()
+
+
+def _cached(fn):
+    value = []
+    return lambda: value[0] if value else (value.append(fn()) or value[0])
+
+
+_PLOTLY_JS = _cached(_plotly_js)
+
+
+def _read_jsonl(path: Path, timeout_s: float = 10.0) -> list[dict]:
+    """The file's records, waiting for the kernel to write at least one."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if path.exists():
+            rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+            if rows:
+                return rows
+        time.sleep(0.2)
+    return []
+
+
+class NotebookPage:
+    """The test notebook open in the browser; cells are found by their `# browser: NAME` first line."""
+
+    def __init__(self, page, server, artifacts: Path):
+        self.page, self.server, self.artifacts = page, server, artifacts
+        self.ui = _LAB if server.kind == "lab" else _CLASSIC
+        source = json.loads((server.root / "widgets_in_browser.ipynb").read_text(encoding="utf-8"))
+        self.index = {}
+        for i, cell in enumerate(source["cells"]):
+            first = "".join(cell["source"]).splitlines()[0]
+            if first.startswith("# browser: "):
+                self.index[first[len("# browser: "):]] = i
+        self.errors: list[str] = []
+        page.on("pageerror", lambda err: self.errors.append(str(err)))
+
+    def open(self) -> None:
+        self.page.goto(self.server.notebook_url("widgets_in_browser.ipynb"), wait_until="domcontentloaded")
+        self.page.wait_for_function(self.ui["ready"], timeout=CELL_TIMEOUT_MS, polling=250)
+        self.errors.clear()  # the front end's own start-up noise; from here on, errors are ours
+
+    def cell(self, name: str):
+        return self.page.locator(self.ui["cells"]).nth(self.index[name])
+
+    def output(self, name: str):
+        return self.cell(name).locator(self.ui["output"])
+
+    def run(self, name: str) -> None:
+        self.page.evaluate(self.ui["run"], self.index[name])
+        errors = self.cell(name).locator(".jp-RenderedText[data-mime-type='application/vnd.jupyter.stderr'], "
+                                         ".output_error")
+        if errors.count():
+            pytest.fail(f"cell {name!r} failed in the browser:\n{self.cell(name).inner_text()[-3000:]}")
+
+    def shot(self, name: str, what: str) -> None:
+        """Screenshot of one cell (input and output) as artifacts/browser/<front end>/<what>.png."""
+        cell = self.cell(name)
+        cell.scroll_into_view_if_needed()
+        cell.screenshot(path=str(self.artifacts / f"{what}.png"))
+
+
+@pytest.fixture(scope="module")
+def notebook(browser, jupyter_server, artifacts):
+    context = browser.new_context(viewport={"width": 1280, "height": 2400})
+    context.route("**/*", _route)
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    nb = NotebookPage(page, jupyter_server, artifacts)
+    try:
+        nb.open()
+        nb.run("setup")
+        yield nb
+    except Exception:
+        page.screenshot(path=str(artifacts / "setup-failure.png"), full_page=True)
+        raise
+    finally:
+        context.close()
+
+
+def _expect():
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=WAIT_MS)  # widgets render after a kernel round trip; 5 s is tight on 2 cores
+    return expect
+
+
+def test_quiz_renders_answers_and_logs(notebook):
+    expect = _expect()
+    notebook.run("quiz")
+    out = notebook.output("quiz")
+    expect(out.get_by_text("Quiz: Setup: how the course works")).to_be_visible()
+    progress = out.get_by_text(re.compile(r"Progress: 0/\d+"))
+    expect(progress).to_be_visible()
+    bank = load_chapter("00_setup", REPO / "quizzes")
+    expect(out.get_by_role("button", name="Submit")).to_have_count(len(bank.questions))
+    notebook.shot("quiz", "quiz-rendered")
+
+    # Q1 (chapter_skeleton): click option c, then that question's Submit button.
+    out.locator("label", has_text="c) idea → code → exercise").first.click()
+    out.get_by_role("button", name="Submit").first.click()
+    expect(out.get_by_text("✓ Correct")).to_be_visible()
+    expect(out.get_by_text(re.compile(r"Progress: 1/\d+"))).to_be_visible()
+    expect(out.get_by_role("button", name="Retry").first).to_be_visible()
+    notebook.shot("quiz", "quiz-answered")
+
+    rows = _read_jsonl(notebook.server.home / "responses.jsonl")
+    assert [(r["chapter"], r["question"], r["answer"], r["self_check"], r["attempt"]) for r in rows] == \
+        [("00_setup", "chapter_skeleton", "c", True, 1)]
+
+
+def test_vote_shows_escaped_text_and_lands_in_votes_file(notebook):
+    expect = _expect()
+    notebook.run("vote")
+    out = notebook.output("vote")
+    expect(out.get_by_text("Which response is better?")).to_be_visible()
+    expect(out.get_by_text("0/2")).to_be_visible()
+    # The markup arrives as characters on screen: no <b> or <img> element was made from model text.
+    expect(out.get_by_text('Answer with <b>bold</b> tags <img src=x onerror="window.__alignkit_xss = 1"> & more')
+           ).to_be_visible()
+    assert out.locator("b", has_text=re.compile(r"^bold$")).count() == 0
+    assert out.locator("img").count() == 0
+    assert notebook.page.evaluate("() => window.__alignkit_xss") is None
+    notebook.shot("vote", "vote-rendered")
+
+    left = out.get_by_text("A (left)").locator("xpath=..").inner_text()
+    out.get_by_role("button", name="A better").click()
+    expect(out.get_by_text(re.compile(r"Recorded left for pair 1"))).to_be_visible()
+    expect(out.get_by_text("1/2")).to_be_visible()
+    notebook.shot("vote", "vote-recorded")
+
+    rows = _read_jsonl(notebook.server.home / "votes.jsonl")
+    assert len(rows) == 1
+    vote = rows[0]
+    assert (vote["choice"], vote["chosen_position"], vote["pair_index"], vote["annotator"]) == \
+        ("left", "left", 0, "browser-test")
+    assert vote["chosen"] in left and vote["chosen_model"] == vote["left_model"]
+    assert {vote["chosen_model"], vote["rejected_model"]} == {"marked_up", "plain"}
+
+
+def _plot_points(out) -> list[int]:
+    """Points per trace of every plotly figure in the output, read from the figures plotly.js drew."""
+    return out.locator(".js-plotly-plot").evaluate_all(
+        "els => els.map(el => Math.max(0, ...(el.data || []).map(t => (t.x || []).length)))")
+
+
+def _wait_for_points(out, expected: list[int]) -> list[int]:
+    deadline = time.monotonic() + WAIT_MS / 1000
+    points = _plot_points(out)
+    while points != expected and time.monotonic() < deadline:
+        time.sleep(0.2)
+        points = _plot_points(out)
+    return points
+
+
+def test_live_plot_draws_and_updates_in_place(notebook):
+    expect = _expect()
+    notebook.run("plot")
+    out = notebook.output("plot")
+    expect(out.locator(".js-plotly-plot svg.main-svg").first).to_be_visible()
+    expect(out.get_by_text("browser check")).to_be_visible()
+    assert _wait_for_points(out, [3]) == [3], "one figure with the 3 logged steps"
+    notebook.shot("plot", "plot-drawn")
+
+    notebook.run("plot more")
+    expect(notebook.output("plot more").get_by_text("logged 6 steps")).to_be_visible()
+    assert _wait_for_points(out, [6]) == [6], "the first cell's figure now shows all 6 steps, in place"
+    assert notebook.output("plot more").locator(".js-plotly-plot").count() == 0, "no second figure"
+    expect(out.locator(".js-plotly-plot svg.main-svg").first).to_be_visible()
+    notebook.shot("plot", "plot-updated")
+
+
+def test_static_quiz_fallback(notebook):
+    expect = _expect()
+    notebook.run("static quiz")
+    out = notebook.output("static quiz")
+    expect(out.get_by_text("Quiz: Setup: how the course works")).to_be_visible()
+    expect(out.get_by_text(re.compile(r"decide on your answer before opening the explanation"))).to_be_visible()
+    assert out.get_by_role("button").count() == 0, "widgets are off: no buttons"
+    summary = out.locator("details summary").first
+    expect(summary).to_have_text("Explanation (click to reveal)")
+    summary.click()
+    expect(out.locator("details").first).to_have_attribute("open", "")
+    notebook.shot("static quiz", "static-quiz")
+    assert not notebook.errors, f"JavaScript errors on the page: {notebook.errors}"
