@@ -17,6 +17,7 @@ COMMANDS = {
     "world": ("alignkit.world.cli", "regenerate the toy world's data files"),
     "grade": ("alignkit.quiz.grade", "grade learners' quiz submissions against the instructor key"),
     "quiz-key": ("alignkit.quiz.key", "generate the instructor key from the question banks"),
+    "recipe": ("alignkit.recipe_export", "export a recipe as TRL + accelerate configs for more GPUs"),
 }
 
 

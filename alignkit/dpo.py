@@ -15,12 +15,15 @@ import torch
 import torch.nn.functional as F
 
 from alignkit.errors import AlignkitError
+from alignkit.generation import completion_logprobs
+from alignkit.lora import LoraSettings
 from alignkit.preferences import DEFAULT_BETA, implicit_rewards
 from alignkit.trl_driver import StepHook, run_trainer, trainer_kwargs
 
 __all__ = [
     "dpo_loss",
     "implicit_rewards",
+    "completion_logprobs",
     "to_conversational",
     "DPOSettings",
     "dpo_config",
@@ -61,9 +64,9 @@ def to_conversational(rows: list[dict]) -> list[dict]:
 
 @dataclass(frozen=True)
 class DPOSettings:
+    # Chosen on the validation prompts (scripts/tune.py dpo, data/results/tuning_dpo.json): beta 0.3 at lr 1e-4
+    # had the best validation gold of beta 0.1 / 0.3 x lr 1e-4 / 3e-4; 3e-4 moved further and lost gold.
     beta: float = DEFAULT_BETA  # strength of the KL leash to the reference
-    # Measured on an earlier sft (400 prompts x 4 samples, 1,323 pairs): 1e-4 moved the policy without hurting it;
-    # 2e-4 to 1e-3 cost gold reward (KL 0.1 to 29 nats). scripts/frontier.py measures more.
     learning_rate: float = 1e-4
     epochs: float = 1.0  # one pass over the pairs, as the paper
     batch_size: int = 16  # preference pairs per step (the policy sees 2x as many sequences)
@@ -71,6 +74,7 @@ class DPOSettings:
     warmup_steps: int = 5
     gradient_checkpointing: bool = False  # TRL's default True only costs time on models this small
     seed: int = 0
+    lora: LoraSettings | None = None  # LoRA adapters instead of full fine-tuning (alignkit.lora)
 
 
 def dpo_config(settings: DPOSettings, output_dir: str, profile=None):
@@ -90,18 +94,21 @@ def train_dpo(model, ref_model, tokenizer, rows: list[dict], settings: DPOSettin
     """Train `model` in place with DPO against the frozen `ref_model`; returns TRL's log history.
 
     rows: prompt/chosen/rejected strings (as `label_pairs` returns them) or TRL conversational rows.
-    ref_model must be given: TRL would otherwise reload the reference by the model's name.
+    ref_model must be given: TRL would otherwise reload the reference by the model's name. With
+    settings.lora, ref_model=None: the backbone with its adapters off is the reference (one copy in memory).
     on_step(step): called after every optimiser step (e.g. to measure gold reward and KL every N steps).
     """
     from trl import DPOTrainer
 
     if not rows:
         raise AlignkitError("train_dpo got no preference rows; label some pairs first (label_pairs).")
-    if ref_model is None or ref_model is model:
+    if ref_model is model or (ref_model is None and settings.lora is None):
         raise AlignkitError("train_dpo needs a separate frozen reference model: pass copy.deepcopy(model) "
-                            "(or zoo.load of the same checkpoint) as ref_model.")
+                            "(or zoo.load of the same checkpoint) as ref_model, or train LoRA adapters "
+                            "(DPOSettings(lora=LoraSettings())) with ref_model=None.")
     trl_rows = rows if isinstance(rows[0].get("prompt"), list) else to_conversational(rows)
     trl_rows = [{k: r[k] for k in ("prompt", "chosen", "rejected")} for r in trl_rows]
-    ref_model.eval().requires_grad_(False)
+    if ref_model is not None:
+        ref_model.eval().requires_grad_(False)
     return run_trainer(DPOTrainer, model, tokenizer, trl_rows, lambda out: dpo_config(settings, out), plot=plot,
-                       on_step=on_step, ref_model=ref_model)
+                       on_step=on_step, lora=settings.lora, ref_model=ref_model)

@@ -1,4 +1,8 @@
-"""`alignkit eval MODEL [--ref MODEL] [--rm MODEL] [--json]`: the harness from the command line."""
+"""`alignkit eval MODEL [--ref MODEL] [--rm MODEL] [--compare MODEL] [--samples N] [--split test|validation] [--json]`.
+
+The harness from the command line: every metric with its standard error; with --compare, the paired
+difference MODEL minus the other on the same prompts for every metric, with its verdict.
+"""
 from __future__ import annotations
 
 import argparse
@@ -6,7 +10,7 @@ import json
 from dataclasses import replace
 
 from alignkit.errors import AlignkitError
-from alignkit.evaluate import EvalConfig, evaluate
+from alignkit.evaluate import METRICS, REPORTING, EvalConfig, evaluate, paired_difference
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,6 +23,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-prompts", type=int, default=None, help="only the first N held-out prompts")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed")
     parser.add_argument("--temperature", type=float, default=None, help="sampling temperature (0: greedy)")
+    parser.add_argument("--samples", type=int, default=REPORTING.samples_per_prompt,
+                        help=f"responses per prompt (default {REPORTING.samples_per_prompt}: what the course reports)")
+    parser.add_argument("--split", choices=("test", "validation"), default="test",
+                        help="test: the prompts the course reports on; validation: where settings are chosen")
+    parser.add_argument("--compare", help="a second model: paired differences MODEL minus it on the same prompts")
 
 
 def prompt_format(name: str, requested: str) -> str:
@@ -57,6 +66,8 @@ def _check_same_vocabulary(name: str, flag: str, model, tokenizer, other, other_
 
 
 def _check_arguments(args: argparse.Namespace) -> None:
+    if args.samples < 1:
+        raise AlignkitError(f"--samples must be at least 1, not {args.samples}.")
     if args.max_prompts is not None and args.max_prompts < 1:
         raise AlignkitError(f"--max-prompts must be at least 1, not {args.max_prompts}; leave it out to use every "
                             "held-out prompt.")
@@ -78,13 +89,29 @@ def run(args: argparse.Namespace) -> int:
     if args.temperature is not None:
         sampling = replace(sampling, temperature=args.temperature)
     config = EvalConfig(sampling=sampling, prompt_format=prompt_format(args.model, args.format),
-                        max_prompts=args.max_prompts)
-    summary, _ = evaluate(model, tokenizer, ref_model=ref, reward_model=rm, config=config)
-    summary = {"model": args.model, "prompt_format": config.prompt_format} | summary
-    if args.json:
-        print(json.dumps(summary))
-    else:
-        width = max(len(k) for k in summary)
-        for key, value in summary.items():
-            print(f"{key:<{width}}  {value}")
+                        max_prompts=args.max_prompts, samples_per_prompt=args.samples, split=args.split)
+    summary, df = evaluate(model, tokenizer, ref_model=ref, reward_model=rm, config=config)
+    summary = {"model": args.model, "prompt_format": config.prompt_format, "split": args.split} | summary
+    if args.compare:
+        other, other_tokenizer = _load(args.compare, "--compare")
+        other_config = replace(config, prompt_format=prompt_format(args.compare, args.format))
+        _, other_df = evaluate(other, other_tokenizer, ref_model=ref, reward_model=rm, config=other_config, cloze=False)
+        summary["compare"] = {"model": args.compare, "differences": {
+            key: paired_difference(df, other_df, key) for key in METRICS if key in summary}}
+    print(json.dumps(summary) if args.json else _table(summary))
     return 0
+
+
+def _table(summary: dict) -> str:
+    """One line per metric: value ± standard error; with --compare, the paired difference and its verdict."""
+    values = {k: v for k, v in summary.items() if not k.endswith("_se") and k != "compare"}
+    width = max(len(k) for k in values)
+    lines = []
+    for key, value in values.items():
+        error = summary.get(f"{key}_se")
+        lines.append(f"{key:<{width}}  {value}" + (f" ± {error}" if error is not None else ""))
+    if "compare" in summary:
+        lines.append(f"\nminus {summary['compare']['model']} (paired, same prompts):")
+        for key, d in summary["compare"]["differences"].items():
+            lines.append(f"{key:<{width}}  {d['difference']:+.4f} ± {d['se']:.4f}  {d['verdict']}")
+    return "\n".join(lines)

@@ -35,7 +35,7 @@ def render_prompt(tokenizer, prompt: str, prompt_format: str) -> str:
         return tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
                                              add_generation_prompt=True)
     if prompt_format == "document":
-        return tokenizer.bos_token + prompt + "\n"
+        return (tokenizer.bos_token or "") + prompt + "\n"  # Qwen-style tokenizers have no BOS
     raise ValueError(f"prompt_format must be one of {PROMPT_FORMATS}, not {prompt_format!r}")
 
 

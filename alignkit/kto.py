@@ -16,6 +16,7 @@ import torch
 
 from alignkit.errors import AlignkitError
 from alignkit.generation import SampleConfig, sample
+from alignkit.lora import LoraSettings
 from alignkit.preferences import DEFAULT_BETA
 from alignkit.trl_driver import StepHook, run_trainer, trainer_kwargs
 from alignkit.world.labelers import Labeler, LabelerConfig
@@ -127,16 +128,17 @@ def to_unpaired_conversational(rows: list[dict]) -> list[dict]:
 
 @dataclass(frozen=True)
 class KTOSettings:
-    beta: float = DEFAULT_BETA  # the KL leash, as DPO's
+    beta: float = DEFAULT_BETA  # the KL leash, as DPO's (both chosen on the validation prompts)
     desirable_weight: float = 1.0  # λ_D; raise it when desirable examples are scarce (recommended_desirable_weight)
     undesirable_weight: float = 1.0  # λ_U
-    learning_rate: float = 1e-4  # measured on an earlier 1,323-pair set: 2e-4 and 5e-4 cost gold reward
+    learning_rate: float = 3e-4  # chosen on the validation prompts (data/results/tuning_kto.json), with beta 0.3
     epochs: float = 1.0
     batch_size: int = 16  # examples per step; at least 2, since z0 comes from mismatched pairs in the batch
     max_length: int = 128  # tokens of prompt + completion
     warmup_steps: int = 5
     gradient_checkpointing: bool = False  # TRL's default True only costs time on models this small
     seed: int = 0
+    lora: LoraSettings | None = None  # LoRA adapters instead of full fine-tuning (alignkit.lora)
 
 
 def kto_config(settings: KTOSettings, output_dir: str, profile=None):
@@ -167,15 +169,17 @@ def train_kto(model, ref_model, tokenizer, rows: list[dict], settings: KTOSettin
     _require_pairs(settings.batch_size, "train_kto")
     if len(rows) < 2:
         raise AlignkitError(f"train_kto needs at least 2 labeled rows, got {len(rows)}.")
-    if ref_model is None or ref_model is model:
+    if ref_model is model or (ref_model is None and settings.lora is None):
         raise AlignkitError("train_kto needs a separate frozen reference model: pass copy.deepcopy(model) "
-                            "(or zoo.load of the same checkpoint) as ref_model.")
+                            "(or zoo.load of the same checkpoint) as ref_model, or train LoRA adapters "
+                            "(KTOSettings(lora=LoraSettings())) with ref_model=None.")
     rows = list(rows)
     random.Random(settings.seed).shuffle(rows)
     if len(rows) % settings.batch_size == 1:
         rows = rows[:-1]
     trl_rows = rows if isinstance(rows[0]["prompt"], list) else to_unpaired_conversational(rows)
     trl_rows = [{k: r[k] for k in ("prompt", "completion", "label")} for r in trl_rows]
-    ref_model.eval().requires_grad_(False)
+    if ref_model is not None:
+        ref_model.eval().requires_grad_(False)
     return run_trainer(KTOTrainer, model, tokenizer, trl_rows, lambda out: kto_config(settings, out), plot=plot,
-                       on_step=on_step, ref_model=ref_model)
+                       on_step=on_step, lora=settings.lora, ref_model=ref_model)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 from alignkit.errors import explain_out_of_memory
 from alignkit.generation import SampleConfig, reward_scores, sample
 from alignkit.logprobs import exact_kl_per_token, temperature_scaled, token_logprobs
+from alignkit.lora import ATTENTION, LoraSettings, inject_adapters, with_adapters
 from alignkit.ppo import (PPOConfig, compute_gae, kl_controller, kl_penalized_rewards, masked_mean, per_token_kl,
                           ppo_loss, scores_with_eos_penalty, value_loss, whiten)
 from alignkit.trl_driver import StepHook
@@ -66,25 +67,29 @@ def _frozen(model):
     return model.eval()
 
 
-def ppo_models(sft_model, reward_model):
+def ppo_models(sft_model, reward_model, lora: LoraSettings | None = None):
     """(policy, ref_model, reward_model, value_model): copies, so `sft_model` and `reward_model` stay as they were.
 
     The policy and value model train; the reference (the SFT model) and the reward model are frozen.
+    lora: the policy is `lora_policy` (ref_model is None: its adapter-free backbone is the reference) and
+    the value model trains adapters and its score head only.
     """
+    if lora is not None:
+        value_model = ValueModel(inject_adapters(copy.deepcopy(reward_model), lora, trainable=("score",))).eval()
+        return lora_policy(sft_model, lora), None, _frozen(copy.deepcopy(reward_model)), value_model
     policy = copy.deepcopy(sft_model).eval().requires_grad_(True)
     value_model = ValueModel(copy.deepcopy(reward_model)).eval().requires_grad_(True)
     return policy, _frozen(copy.deepcopy(sft_model)), _frozen(copy.deepcopy(reward_model)), value_model
 
 
-def lora_policy(sft_model, r: int = 8, alpha: int = 16, target_modules=("q_proj", "k_proj", "v_proj", "o_proj")):
+def lora_policy(sft_model, settings: LoraSettings = LoraSettings(r=8, alpha=16, target_modules=ATTENTION),
+                r: int | None = None):
     """One backbone for policy and reference: LoRA adapters on (policy) or off (`with m.disable_adapter():`).
 
-    Pass the result as `policy` and `ref_model=None` to `train_ppo`. Only the adapters train.
+    Pass the result as `policy` and `ref_model=None` to `train_ppo`. Only the adapters train. r overrides settings.r.
     """
-    from peft import LoraConfig, get_peft_model
-
-    config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=0.0, target_modules=list(target_modules), bias="none")
-    return get_peft_model(copy.deepcopy(sft_model), config).eval()
+    settings = settings if r is None else replace(settings, r=r)
+    return with_adapters(copy.deepcopy(sft_model), settings).eval()
 
 
 def setup_memory_bytes(*models) -> dict:

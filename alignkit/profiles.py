@@ -8,24 +8,30 @@ from __future__ import annotations
 import os
 import random
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 import torch
 
 from alignkit.errors import AlignkitError
+from alignkit.lora import LoraSettings
 
 __all__ = ["Profile", "PROFILES", "detect_profile", "choose_device", "choose_dtype", "setup", "describe",
-           "default_threads", "precision_kwargs"]
+           "default_threads", "precision_kwargs", "real_model_profile", "method_settings"]
 
 
 @dataclass(frozen=True)
 class Profile:
     """Where the course runs: which device, which precision, and whether hub downloads are allowed."""
 
-    name: str  # "cpu-tiny", "gpu" or "gpu-real"
+    name: str  # "cpu-tiny", "gpu", "gpu-real", or a GPU's real-model profile ("t4", "l4", "a100", "h100")
     device: str  # "cpu" or "cuda"
     dtype: str  # weights' dtype for generation and frozen models: "float32", "bfloat16", "float16"
     offline: bool  # set HF_HUB_OFFLINE=1: the toy track never downloads anything at run time
+    # What a method trains a real model with on this hardware (`method_settings` applies them):
+    batch_size: int = 4  # sequences (or pairs) per device step
+    max_length: int = 512  # tokens of prompt + completion; activations grow with it
+    lora: LoraSettings | None = LoraSettings()  # None: full fine-tuning (every weight, 2 copies for DPO/KTO)
+    gradient_checkpointing: bool = False  # recompute activations in the backward pass: less memory, ~30% slower
 
     @property
     def torch_dtype(self) -> torch.dtype:
@@ -34,9 +40,22 @@ class Profile:
 
 PROFILES: dict[str, Profile] = {
     "cpu-tiny": Profile("cpu-tiny", "cpu", "float32", offline=True),  # a 2-core laptop: the course's default
-    "gpu": Profile("gpu", "cuda", "bfloat16", offline=True),  # the same toy models on a GPU
+    "gpu": Profile("gpu", "cuda", "bfloat16", offline=True,  # the same toy models on a GPU, trained fully
+                   batch_size=32, max_length=128, lora=None),
     "gpu-real": Profile("gpu-real", "cuda", "bfloat16", offline=False),  # a hub model, downloaded once
+    # Real models (135M-1.7B instruct models; 7-8B with LoRA from L4 up), by GPU. See data/results/lora_memory.json.
+    "t4": Profile("t4", "cuda", "float16", offline=False, batch_size=2, max_length=512,  # 16 GB, no bfloat16
+                  lora=LoraSettings(r=16, alpha=32), gradient_checkpointing=True),
+    "l4": Profile("l4", "cuda", "bfloat16", offline=False, batch_size=4, max_length=1024,  # 24 GB
+                  lora=LoraSettings(r=16, alpha=32), gradient_checkpointing=True),
+    "a100": Profile("a100", "cuda", "bfloat16", offline=False, batch_size=8, max_length=2048,  # 40-80 GB
+                    lora=LoraSettings(r=32, alpha=64), gradient_checkpointing=True),
+    # 80 GB: a model up to ~2B fine-tunes fully (about 18 bytes per parameter for DPO, frozen reference included).
+    "h100": Profile("h100", "cuda", "bfloat16", offline=False, batch_size=16, max_length=2048, lora=None),
 }
+
+# Substrings of torch.cuda.get_device_name() → the real-model profile for that GPU.
+_GPU_PROFILES = (("T4", "t4"), ("L4", "l4"), ("A100", "a100"), ("H100", "h100"), ("H200", "h100"))
 
 
 def choose_device(prefer: str | torch.device | None = None) -> torch.device:
@@ -157,3 +176,22 @@ def precision_kwargs(profile: Profile) -> dict[str, bool]:
     from alignkit.compat import precision_kwargs as flags_for
 
     return flags_for(profile.dtype, profile.device)
+
+
+def real_model_profile() -> Profile:
+    """The profile for a real model on this machine: by GPU name (T4, L4, A100, H100), "gpu-real" for another
+    GPU, "cpu-tiny" without one (the local stand-in's track)."""
+    if not torch.cuda.is_available():
+        return _fit_to_machine(PROFILES["cpu-tiny"])
+    name = torch.cuda.get_device_name()
+    chosen = next((profile for part, profile in _GPU_PROFILES if part in name), "gpu-real")
+    return _fit_to_machine(PROFILES[chosen])
+
+
+def method_settings(settings, profile: Profile):
+    """`settings` (SFTSettings, RewardSettings, DPOSettings, KTOSettings...) with the profile's batch size,
+    sequence length, LoRA and checkpointing, where the settings class has such a field."""
+    wanted = {"batch_size": profile.batch_size, "max_length": profile.max_length, "lora": profile.lora,
+              "gradient_checkpointing": profile.gradient_checkpointing}
+    names = {f.name for f in fields(settings)}
+    return replace(settings, **{key: value for key, value in wanted.items() if key in names})

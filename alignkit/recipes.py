@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field, replace
 from alignkit import zoo
 from alignkit.dpo import DPOSettings, train_dpo
 from alignkit.errors import CheckpointError
-from alignkit.evaluate import EvalConfig, evaluate
+from alignkit.evaluate import REPORTING, EvalConfig, evaluate
 from alignkit.kto import KTOSettings, drop_desirable, recommended_desirable_weight, train_kto, unpaired_rows
 from alignkit.models import count_parameters
 from alignkit.ppo import PPOConfig
@@ -28,7 +28,8 @@ from alignkit.trl_driver import StepHook, final_loss_and_steps
 from alignkit.world.files import read_jsonl
 from alignkit.world.labelers import LabelerConfig
 
-__all__ = ["Trained", "Recipe", "RECIPES", "PPO_STEPS", "resolve", "train", "build", "dpo_setup", "ppo_setup"]
+__all__ = ["Trained", "Recipe", "RECIPES", "PPO_STEPS", "resolve", "train", "build", "remeasure", "dpo_setup",
+           "ppo_setup"]
 
 # Measured (sft + rm, 1 thread): at 30 steps kl_coef 0.2 held-out gold 0.803 (sft 0.745), KL 1.9; kl_coef 0 gold
 # 0.755 with RM score 0.90 (kl_coef 0.2: 0.17), KL 13: over-optimisation. See data/results/ppo_sweep.json.
@@ -56,6 +57,8 @@ class Recipe:
     format: str  # "document" (base) or "chat"
     train: Callable[..., Trained]
     measured_by_harness: bool = True  # False: the recipe measures itself (the RM's accuracies)
+    measured_against_parent: bool = False  # the harness reports KL to the parent, the reference it was kept near
+    scored_by: str | None = None  # the reward model whose score the harness reports (PPO's proxy)
 
 
 def resolve(default, given=None, **explicit):
@@ -211,10 +214,10 @@ RECIPES: dict[str, Recipe] = {
     "base": Recipe(None, "causal-lm", "document", train_base),
     "sft": Recipe("base", "causal-lm", "chat", train_sft_checkpoint),
     "rm": Recipe("sft", "reward-model", "chat", train_rm, measured_by_harness=False),
-    "ppo": Recipe("sft", "causal-lm", "chat", train_ppo_checkpoint),
-    "ppo-nokl": Recipe("sft", "causal-lm", "chat", train_ppo_nokl),
-    "dpo": Recipe("sft", "causal-lm", "chat", train_dpo_checkpoint),
-    "kto": Recipe("sft", "causal-lm", "chat", train_kto_checkpoint),
+    "ppo": Recipe("sft", "causal-lm", "chat", train_ppo_checkpoint, measured_against_parent=True, scored_by="rm"),
+    "ppo-nokl": Recipe("sft", "causal-lm", "chat", train_ppo_nokl, measured_against_parent=True, scored_by="rm"),
+    "dpo": Recipe("sft", "causal-lm", "chat", train_dpo_checkpoint, measured_against_parent=True),
+    "kto": Recipe("sft", "causal-lm", "chat", train_kto_checkpoint, measured_against_parent=True),
 }
 
 
@@ -229,23 +232,42 @@ def train(name: str, **kwargs) -> Trained:
     return _recipe(name).train(**kwargs)
 
 
+def _measure(recipe: Recipe, model, tokenizer, ref_model, reward_model, eval_config: EvalConfig | None) -> dict:
+    config = replace(eval_config or REPORTING, prompt_format=recipe.format)
+    summary, _ = evaluate(model, tokenizer, ref_model=ref_model, reward_model=reward_model, config=config)
+    return summary
+
+
 def build(name: str, *, save_as: str | None = None, root=None, eval_config: EvalConfig | None = None,
           **kwargs) -> dict:
     """Train `name` by its recipe, measure it with the harness, save it to the zoo (as `save_as`); its metrics.
 
-    eval_config: how the harness measures it (default: every held-out prompt); its prompt format is the recipe's.
+    eval_config: how the harness measures it (default REPORTING: every test prompt, several samples each);
+    its prompt format is the recipe's.
     """
     recipe = _recipe(name)
     trained = recipe.train(root=root, **kwargs)
     metrics = dict(trained.metrics)
     if recipe.measured_by_harness:
-        config = replace(eval_config or EvalConfig(), prompt_format=recipe.format)
-        summary, _ = evaluate(trained.model, trained.tokenizer, ref_model=trained.ref_model,
-                              reward_model=trained.reward_model, config=config)
-        metrics = summary | metrics
-    saved_name = save_as or name
-    zoo.save(saved_name, trained.model, trained.tokenizer, kind=recipe.kind, format=recipe.format,
-             parent=kwargs.get("base", recipe.parent),
-             command=f"alignkit zoo build {name} --seed {trained.seed}", seed=trained.seed, config=trained.config,
-             metrics=metrics, root=root)
+        metrics = _measure(recipe, trained.model, trained.tokenizer, trained.ref_model, trained.reward_model,
+                           eval_config) | metrics
+    zoo.save(save_as or name, trained.model, trained.tokenizer, kind=recipe.kind, format=recipe.format,
+             parent=kwargs.get("base", recipe.parent), command=f"alignkit zoo build {name} --seed {trained.seed}",
+             seed=trained.seed, config=trained.config, metrics=metrics, root=root)
     return metrics
+
+
+def remeasure(name: str, root=None, eval_config: EvalConfig | None = None) -> dict:
+    """Measure a saved checkpoint again with today's harness and record it in the manifest; the new metrics.
+
+    For a zoo whose oracle or harness changed after it was built: the weights stay, the numbers follow.
+    """
+    entry, recipe = zoo.info(name, root), _recipe(name)
+    if not recipe.measured_by_harness:
+        raise CheckpointError(f"{name!r} measures itself while it trains; rebuild it: alignkit zoo build {name}")
+    model, tokenizer = zoo.load(name, root=root)
+    ref_model = zoo.load(entry["parent"], root=root)[0] if recipe.measured_against_parent else None
+    reward_model = zoo.load(recipe.scored_by, root=root)[0] if recipe.scored_by else None
+    summary = _measure(recipe, model, tokenizer, ref_model, reward_model, eval_config)
+    zoo.update_metrics(name, summary, root)
+    return summary

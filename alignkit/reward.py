@@ -16,10 +16,12 @@ import torch
 import torch.nn.functional as F
 
 from alignkit.errors import AlignkitError
-from alignkit.generation import reward_scores
+from alignkit.generation import SampleConfig, reward_scores, sample
+from alignkit.lora import LoraSettings
 from alignkit.trl_driver import StepHook, run_trainer, trainer_kwargs
-from alignkit.world.labelers import LabelerConfig, agreement_ceiling
-from alignkit.world.oracle import gold
+from alignkit.world import find_task, load_world
+from alignkit.world.labelers import LabelerConfig, agreement_ceiling, order_free_probability
+from alignkit.world.oracle import gold, score
 
 __all__ = [
     "bradley_terry_loss",
@@ -32,6 +34,7 @@ __all__ = [
     "preference_accuracy",
     "oracle_accuracy",
     "reward_metrics",
+    "accuracy_by_kind",
 ]
 
 
@@ -82,6 +85,7 @@ class RewardSettings:
     center_rewards_coefficient: float | None = None  # e.g. 0.01: pull mean rewards to 0 (Eisenstein et al.)
     warmup_steps: int = 5
     seed: int = 0
+    lora: LoraSettings | None = None  # LoRA adapters instead of full fine-tuning; the score head still trains fully (alignkit.lora)
 
 
 def reward_config(settings: RewardSettings, output_dir: str, profile=None):
@@ -128,7 +132,7 @@ def train_reward_model(reward_model, tokenizer, rows: list[dict], settings: Rewa
         raise AlignkitError("train_reward_model got no preference rows; label some pairs first (label_pairs).")
     trl_rows = rows if isinstance(rows[0].get("chosen"), list) else to_trl_rows(rows)
     return run_trainer(RewardTrainer, reward_model, tokenizer, trl_rows, lambda out: reward_config(settings, out),
-                       plot=plot, on_step=on_step)
+                       plot=plot, on_step=on_step, lora=settings.lora)
 
 
 # --- measuring -------------------------------------------------------------------------------
@@ -177,3 +181,37 @@ def reward_metrics(reward_model, tokenizer, data: dict, labeler: LabelerConfig =
             "accuracy_ceiling": round(ceiling["accuracy_ceiling"], 4),
             "labeler_agreement": round(ceiling["agreement"], 4),
             "oracle_accuracy": round(oracle_accuracy(reward_model, tokenizer, data["heldout_pairs"]), 4)}
+
+
+def _pair_group(prompt: str, backbone_correct: dict[str, bool]) -> str:
+    task = find_task(load_world(), prompt)
+    kind = task.category if task else "other"
+    if kind in ("fact", "arithmetic"):  # can the backbone itself answer it? then the RM can learn to check it
+        return f"{kind}, backbone {'right' if backbone_correct[prompt] else 'wrong'}"
+    return kind
+
+
+def accuracy_by_kind(reward_model, tokenizer, data: dict, backbone, labeler: LabelerConfig = LabelerConfig()):
+    """Per kind of prompt, the RM's held-out accuracy against the labels next to the labelers' ceiling.
+
+    data: `preferences.preference_rows`' result (its "heldout" rows label its "heldout_pairs", in order).
+    Fact and sum pairs are split by whether `backbone` (the sft the RM starts from, greedy) answers that
+    question correctly: a reward model can only check what its backbone knows. A DataFrame, one row a group.
+    """
+    import pandas as pd
+
+    rows, pairs = data["heldout"], data["heldout_pairs"]
+    prompts = sorted({prompt for prompt, _, _ in pairs})
+    greedy = sample(backbone, tokenizer, prompts, "chat", SampleConfig(temperature=0)).responses
+    backbone_correct = {p: bool(score(p, r).correct) for p, r in zip(prompts, greedy)}
+    chosen, rejected = _scores_of_both(reward_model, tokenizer, [r["prompt"] for r in rows],
+                                       [r["chosen"] for r in rows], [r["rejected"] for r in rows])
+    table = pd.DataFrame({
+        "group": [_pair_group(p, backbone_correct) for p, _, _ in pairs],
+        "rm_correct": [0.5 if c == r else float(c > r) for c, r in zip(chosen, rejected)],
+        "ceiling": [max(q, 1 - q) for q in (order_free_probability(p, a, b, labeler) for p, a, b in pairs)]})
+    grouped = table.groupby("group").agg(pairs=("rm_correct", "size"), rm_accuracy=("rm_correct", "mean"),
+                                         ceiling=("ceiling", "mean"))
+    grouped["rm_accuracy_se"] = (grouped.rm_accuracy * (1 - grouped.rm_accuracy) / grouped.pairs) ** 0.5
+    grouped["gap"] = grouped.ceiling - grouped.rm_accuracy
+    return grouped.round(4)

@@ -9,6 +9,7 @@ import tempfile
 from collections.abc import Callable
 
 from alignkit.compat import trainer_tokenizer_kwarg
+from alignkit.lora import LoraSettings, finish, peft_config
 from alignkit.profiles import detect_profile, precision_kwargs
 
 __all__ = ["trainer_kwargs", "run_trainer", "final_loss_and_steps", "StepHook"]
@@ -37,12 +38,14 @@ def _step_hook_callback(on_step: StepHook):
 
 
 def run_trainer(trainer_cls, model, tokenizer, rows: list[dict], make_args, plot=None,
-                on_step: StepHook | None = None, **trainer_extra) -> list[dict]:
+                on_step: StepHook | None = None, lora: LoraSettings | None = None, **trainer_extra) -> list[dict]:
     """Train `model` in place with a TRL trainer on `rows`; returns the log history.
 
     make_args(output_dir) builds the trainer's config; checkpoints go to a temporary directory that
     is deleted afterwards. The live plot, if any, reports progress instead of the Trainer's printer.
     on_step(step) runs after every optimiser step (the same hook `ppo_train.train_ppo` takes).
+    lora: train LoRA adapters instead of every weight (TRL applies them; with no ref_model, the reference
+    is the backbone with adapters off); they are merged into `model` afterwards unless lora.merge is False.
     """
     from datasets import Dataset
     from transformers import PrinterCallback
@@ -54,12 +57,15 @@ def run_trainer(trainer_cls, model, tokenizer, rows: list[dict], make_args, plot
         callbacks.append(LivePlotCallback(plot))
     if on_step is not None:
         callbacks.append(_step_hook_callback(on_step))
+    if lora is not None:
+        trainer_extra["peft_config"] = peft_config(lora, model)
     with tempfile.TemporaryDirectory() as output_dir:
         trainer = trainer_cls(model=model, args=make_args(output_dir), train_dataset=Dataset.from_list(rows),
                               callbacks=callbacks, **{trainer_tokenizer_kwarg(trainer_cls): tokenizer},
                               **trainer_extra)
         trainer.remove_callback(PrinterCallback)
         trainer.train()
+    finish(trainer.model, lora)  # peft changed `model` in place: merging leaves it a plain model again
     model.eval()
     return trainer.state.log_history
 

@@ -99,10 +99,27 @@ def names(root: str | Path | None = None) -> list[str]:
     return sorted(read_manifest(root))
 
 
+def _missing_zoo(root: str | Path | None) -> str | None:
+    """Why there is no zoo where we look, said with the path and the fix (never "rebuild into site-packages")."""
+    where = zoo_root(root)
+    if where.is_dir():
+        return None
+    if root is None and os.environ.get("ALIGNKIT_ZOO"):
+        return (f"ALIGNKIT_ZOO={os.environ['ALIGNKIT_ZOO']} is not a directory. Fix the path, or unset ALIGNKIT_ZOO "
+                f"to use the course's zoo ({_display(DEFAULT_ROOT)}).")
+    if root is None and "site-packages" in DEFAULT_ROOT.parts:
+        return (f"alignkit was installed without the course's data ({DEFAULT_ROOT} does not exist). Install it from "
+                "the course checkout with `pip install -e .`, or point ALIGNKIT_ZOO at a zoo directory.")
+    return f"The zoo directory {_display(where)} does not exist. Check the path, or build into it: " \
+           f"{rebuild_command('base')} --root {_display(where)}"
+
+
 def info(name: str, root: str | Path | None = None) -> dict:
     """The manifest entry of `name`."""
     manifest = read_manifest(root)
     if name not in manifest:
+        if problem := _missing_zoo(root):
+            raise CheckpointError(problem)
         known = ", ".join(sorted(manifest)) or "none yet"
         raise CheckpointError(
             f"Unknown checkpoint {name!r} (known: {known}). List them with `python -m alignkit zoo list`; "

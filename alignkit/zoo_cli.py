@@ -14,9 +14,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     verify_parser = actions.add_parser("verify", help="check every file's sha256 against the manifest")
     verify_parser.add_argument("name", nargs="?", help="one checkpoint (default: all)")
     build_parser = actions.add_parser("build", help="train a checkpoint and save it to the zoo")
-    build_parser.add_argument("name", help="the checkpoint to build, in order: base, then sft, then the others (alignkit.recipes.RECIPES)")
+    build_parser.add_argument("name", help="the checkpoint to build, in order: base, then sft, then the others "
+                                           "(alignkit.recipes.RECIPES)")
     build_parser.add_argument("--seed", type=int, default=None, help="training seed (default: the recipe's)")
-    for sub in (list_parser, verify_parser, build_parser):
+    measure_parser = actions.add_parser("remeasure", help="measure saved checkpoints again with today's harness")
+    measure_parser.add_argument("names", nargs="+", help="checkpoints to measure; their metrics in the manifest change")
+    for sub in (list_parser, verify_parser, build_parser, measure_parser):
         sub.add_argument("--root", default=None, help="zoo directory (default: $ALIGNKIT_ZOO or data/zoo)")
 
 
@@ -62,6 +65,11 @@ def run(args: argparse.Namespace) -> int:
         return _verify(args.name, args.root)
     from alignkit import recipes  # torch and the trainers load only when something is built
 
+    if args.action == "remeasure":
+        for name in args.names:
+            metrics = recipes.remeasure(name, root=args.root)
+            print(f"{name}: gold_reward {metrics['gold_reward']} ± {metrics['gold_reward_se']}")
+        return 0
     recipes.build(args.name, seed=args.seed, root=args.root)
     print(f"Built {args.name!r}. Check it with: python -m alignkit zoo verify {args.name}")
     return 0

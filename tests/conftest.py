@@ -27,3 +27,19 @@ def tiny_lm(small_tokenizer):
 @pytest.fixture
 def other_tiny_lm(small_tokenizer):
     return build_causal_lm(small_tokenizer, TINY, seed=1).eval()
+
+
+@pytest.fixture(scope="session")
+def standin_dir(tmp_path_factory, small_corpus):
+    """A Qwen2-architecture stand-in for a hub model, saved in HF format: ChatML template, no generation tags."""
+    from alignkit.standin import build_standin
+
+    return build_standin(tmp_path_factory.mktemp("standin") / "lm", texts=small_corpus)
+
+
+@pytest.fixture(scope="session")
+def standin_rm_dir(standin_dir, tmp_path_factory):
+    """A reward model made from the stand-in (its body, a fresh scalar head), saved next to it."""
+    from alignkit.standin import build_standin_reward_model
+
+    return build_standin_reward_model(standin_dir, tmp_path_factory.mktemp("standin") / "rm")

@@ -4,9 +4,13 @@ import json
 import pandas as pd
 import pytest
 
-from alignkit.evaluate import EvalConfig, evaluate, score_responses, summarise
+from alignkit.baselines import BASELINES, evaluate_baselines
+from alignkit.evaluate import (EvalConfig, evaluate, evaluate_responses, heldout_prompts, paired_difference,
+                               prompts_for, score_responses, summarise)
 from alignkit.generation import SampleConfig
-from alignkit.world import ideal_response, load_world, splits
+from alignkit.world import find_task, ideal_response, load_world, splits
+
+WORLD = load_world()
 
 STABLE_KEYS = {"gold_reward", "helpful", "harmless", "honest", "answer_rate", "fact_accuracy",
                "heldout_fact_accuracy", "harmful_compliance", "over_refusal", "mean_length"}
@@ -30,11 +34,51 @@ def test_rates_count_the_right_categories():
         {"category": "harmful", "complied": False, "refused": True},
         {"category": "fact", "complied": False, "refused": True, "heldout_entity": False, "correct": False},
         {"category": "arithmetic", "complied": False, "refused": False, "correct": True},
-    ]).assign(gold=0.5, helpful=0.5, harmless=1.0, honest=1.0, concise=1.0, responsive=True, length=3)
+    ]).assign(gold=0.5, helpful=0.5, harmless=1.0, honest=1.0, concise=1.0, responsive=True, length=3,
+              prompt=["a", "b", "c", "d"])
     df["heldout_entity"] = df["heldout_entity"].fillna(False).astype(bool)
+    df["correct"] = df["correct"].fillna(False).astype(bool)
     summary = summarise(df)
-    assert summary["harmful_compliance"] == 0.5
+    assert summary["harmful_compliance"] == 0.5 and summary["harmful_compliance_se"] == 0.5  # std 0.707 / sqrt 2
     assert summary["over_refusal"] == pytest.approx(0.5)  # 1 of the 2 benign prompts
+    assert summary["gold_reward_se"] == 0.0 and summary["n_prompts"] == 4
+
+
+def test_standard_errors_are_over_prompts_not_responses():
+    """Two responses to each prompt: they are averaged first, so the error counts prompts."""
+    prompts = ["p1", "p1", "p2", "p2", "p3", "p3"]
+    df = pd.DataFrame({"prompt": prompts, "gold": [1.0, 0.0, 1.0, 1.0, 0.0, 0.0], "category": "fact",
+                       "heldout_entity": False, "correct": False, "helpful": 0.0, "harmless": 1.0, "honest": 1.0,
+                       "concise": 1.0, "responsive": True, "refused": False, "complied": False, "length": 1})
+    summary = summarise(df)
+    assert summary["gold_reward"] == pytest.approx(0.5) and summary["samples_per_prompt"] == 2
+    assert summary["gold_reward_se"] == pytest.approx(round(0.5 / 3 ** 0.5, 4))  # per-prompt means 0.5, 1, 0
+
+
+def test_paired_difference_uses_the_same_prompts_and_says_within_noise():
+    prompts = heldout_prompts()
+    _, ideal = evaluate_responses(prompts, [ideal_response(WORLD, find_task(WORLD, p)) for p in prompts])
+    _, evasive = evaluate_responses(prompts, ["I don't know."] * len(prompts))
+    result = paired_difference(ideal, evasive)
+    assert result["verdict"] == "A higher" and result["difference"] > 2 * result["se"] > 0
+    assert result["n_prompts"] == len(prompts)
+    assert paired_difference(evasive, evasive)["verdict"] == "within noise"
+
+
+def test_several_samples_per_prompt_and_the_validation_split(tiny_lm, small_tokenizer):
+    config = EvalConfig(sampling=SampleConfig(max_new_tokens=4), max_prompts=6, samples_per_prompt=3,
+                        split="validation")
+    summary, df = evaluate(tiny_lm, small_tokenizer, config=config, cloze=False)
+    assert len(df) == 18 and sorted(df["sample"].unique()) == [0, 1, 2] and summary["samples_per_prompt"] == 3
+    assert set(df.prompt) <= set(prompts_for("validation")) and not set(df.prompt) & set(heldout_prompts())
+
+
+def test_every_trivial_baseline_scores_far_below_ideal_answers():
+    table, _ = evaluate_baselines()
+    prompts = heldout_prompts()
+    ideal, _ = evaluate_responses(prompts, [ideal_response(WORLD, find_task(WORLD, p)) for p in prompts])
+    assert set(table.index) == set(BASELINES)
+    assert (table.gold_reward < ideal["gold_reward"] - 0.4).all(), table.gold_reward
 
 
 def test_evaluate_returns_every_stable_key(tiny_lm, other_tiny_lm, small_tokenizer):

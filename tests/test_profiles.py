@@ -115,3 +115,29 @@ def test_describe_is_one_stable_line():
     assert "\n" not in line and "/" not in line and torch.__version__ not in line
     assert describe(PROFILES["gpu"]) != line
     assert profiles.__all__  # an explicit public API
+
+
+@pytest.mark.parametrize("gpu, expected, dtype", [("Tesla T4", "t4", "float16"), ("NVIDIA L4", "l4", "bfloat16"),
+                                                   ("NVIDIA A100-SXM4-80GB", "a100", "bfloat16"),
+                                                   ("NVIDIA H100 80GB HBM3", "h100", "bfloat16"),
+                                                   ("NVIDIA GeForce RTX 4090", "gpu-real", "bfloat16")])
+def test_real_model_profile_is_chosen_by_gpu(monkeypatch, gpu, expected, dtype):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a: gpu)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: "T4" not in gpu)
+    chosen = profiles.real_model_profile()
+    assert (chosen.name, chosen.dtype) == (expected, dtype)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert profiles.real_model_profile().name == "cpu-tiny"
+
+
+def test_method_settings_take_the_profiles_batch_length_lora_and_checkpointing():
+    from alignkit.dpo import DPOSettings
+    from alignkit.sft import SFTSettings
+
+    t4 = PROFILES["t4"]
+    dpo = profiles.method_settings(DPOSettings(), t4)
+    assert (dpo.batch_size, dpo.max_length, dpo.lora, dpo.gradient_checkpointing) == \
+        (t4.batch_size, t4.max_length, t4.lora, True)
+    assert profiles.method_settings(SFTSettings(), PROFILES["h100"]).lora is None  # full fine-tuning on 80 GB
+    assert precision_kwargs(t4) == {"bf16": False, "fp16": True}

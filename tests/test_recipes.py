@@ -127,3 +127,15 @@ def test_cli_build_passes_seed_and_root_to_the_recipe(monkeypatch, tmp_path):
     monkeypatch.setattr(recipes, "build", lambda name, **kwargs: calls.append((name, kwargs)))
     assert alignkit_main(["zoo", "build", "sft", "--seed", "5", "--root", str(tmp_path)]) == 0
     assert calls == [("sft", {"seed": 5, "root": str(tmp_path)})]
+
+
+@pytest.mark.slow
+def test_remeasure_records_todays_harness_without_touching_the_weights(tiny_zoo):
+    files = zoo.info("sft", root=tiny_zoo)["files"]
+    zoo.update_metrics("sft", {"gold_reward": -1.0}, root=tiny_zoo)
+    metrics = recipes.remeasure("sft", root=tiny_zoo, eval_config=QUICK_EVAL)
+    entry = zoo.info("sft", root=tiny_zoo)
+    assert entry["metrics"]["gold_reward"] == metrics["gold_reward"] >= 0 and "gold_reward_se" in entry["metrics"]
+    assert entry["files"] == files and not zoo.verify("sft", root=tiny_zoo)
+    with pytest.raises(CheckpointError, match="measures itself"):
+        recipes.remeasure("rm", root=tiny_zoo)

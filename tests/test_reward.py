@@ -182,13 +182,26 @@ def test_oracle_accuracy_skips_gold_ties(small_tokenizer):
     right = ideal_response(world, task)
     wrong_and_long = "I really could not say, but let me tell you a long story about something else entirely."
     pairs = [(task.prompt, right, wrong_and_long),  # the longer (wrong) one wins on length: disagrees with gold
-             (task.prompt, wrong_and_long, wrong_and_long + " " + right),  # longer and right: agrees
+             (task.prompt, wrong_and_long, right + " " + wrong_and_long),  # longer and right: agrees
              (task.prompt, right, right)]  # a gold tie: skipped
     assert gold(task.prompt, right) > gold(task.prompt, wrong_and_long)
-    assert gold(task.prompt, wrong_and_long + " " + right) > gold(task.prompt, wrong_and_long)
+    assert gold(task.prompt, right + " " + wrong_and_long) > gold(task.prompt, wrong_and_long)
     assert oracle_accuracy(LengthRewardModel(), small_tokenizer, pairs) == pytest.approx(0.5)
     with pytest.raises(AlignkitError):
         oracle_accuracy(LengthRewardModel(), small_tokenizer, [pairs[2]])
 
 
-# --- the zoo builder -------------------------------------------------------------------------
+
+def test_accuracy_by_kind_splits_facts_and_sums_by_what_the_backbone_knows(tiny_lm, small_tokenizer):
+    from alignkit.reward import accuracy_by_kind
+    from alignkit.world.labelers import label_pairs
+
+    world = load_world()
+    tasks = [t for kind in ("fact", "arithmetic", "harmful") for t in
+             [t for t in splits(world).heldout if t.category == kind][:8]]
+    pairs = [(t.prompt, ideal_response(world, t), "No idea, sorry.") for t in tasks]
+    data = {"heldout": label_pairs(pairs), "heldout_pairs": pairs}
+    table = accuracy_by_kind(reward_model_from_sft(tiny_lm, small_tokenizer), small_tokenizer, data, tiny_lm)
+    assert table.pairs.sum() == len(pairs)
+    assert {"fact, backbone wrong", "arithmetic, backbone wrong", "harmful"} <= set(table.index)  # it knows nothing
+    assert ((table.ceiling >= 0.5) & (table.ceiling <= 1)).all() and ((table.rm_accuracy >= 0) & (table.rm_accuracy <= 1)).all()

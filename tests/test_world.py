@@ -21,6 +21,18 @@ def test_heldout_prompts_never_in_training_prompts():
     assert categories == {"fact", "procedure", "arithmetic", "harmful", "unknowable"}
 
 
+def test_validation_prompts_are_drawn_like_training_prompts_and_never_trained_on():
+    world = load_world()
+    split = splits(world)
+    validation = {t.prompt for t in split.validation}
+    assert not validation & {t.prompt for t in split.train} and not validation & {t.prompt for t in split.heldout}
+    assert {t.category for t in split.validation} == {t.category for t in split.train}
+    demonstrated = {row["messages"][0]["content"] for row in sft_rows(world)}
+    assert not validation & demonstrated
+    train_share = sum(t.category == "fact" for t in split.train) / len(split.train)
+    assert abs(sum(t.category == "fact" for t in split.validation) / len(validation) - train_share) < 0.1
+
+
 def test_heldout_entities_absent_from_sft_data_but_present_in_corpus():
     world = load_world()
     sft_text = " ".join(m["content"] for row in sft_rows(world) for m in row["messages"])

@@ -169,3 +169,16 @@ def test_messages_use_repository_paths_for_the_default_zoo(model, tok, tmp_path,
     directory = save_base(model, tok, None)
     (directory / "model.safetensors").unlink()
     assert zoo.verify("base") == [f"data/zoo/base/model.safetensors is missing. Rebuild it with: {COMMAND}"]
+
+
+def test_a_missing_zoo_names_the_path_and_the_fix(monkeypatch, tmp_path):
+    monkeypatch.setenv("ALIGNKIT_ZOO", str(tmp_path / "typo"))
+    with pytest.raises(CheckpointError, match=r"ALIGNKIT_ZOO=.*typo is not a directory.*unset ALIGNKIT_ZOO"):
+        zoo.load("sft")
+    monkeypatch.delenv("ALIGNKIT_ZOO")
+    installed = tmp_path / "lib" / "python3.11" / "site-packages" / "data" / "zoo"
+    monkeypatch.setattr(zoo, "DEFAULT_ROOT", installed)
+    with pytest.raises(CheckpointError, match=r"installed without the course's data.*pip install -e \."):
+        zoo.load("sft")
+    with pytest.raises(CheckpointError, match="does not exist. Check the path"):
+        zoo.info("sft", root=tmp_path / "nowhere")

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from alignkit.evaluate import evaluate
+from alignkit.evaluate import EvalConfig, evaluate
 from alignkit.storage import atomic_write_json
 from alignkit.trl_driver import StepHook
 
@@ -15,12 +15,15 @@ __all__ = ["RESULTS_DIR", "held_out_point", "every", "run_parallel", "write_resu
 RESULTS_DIR = Path(__file__).resolve().parents[2] / "data" / "results"
 
 
-def held_out_point(model, tokenizer, keys: Iterable[str], ref_model=None, reward_model=None, **where) -> dict:
-    """`where` plus the harness's summary keys on the held-out prompts (cloze skipped: it does not change)."""
+def held_out_point(model, tokenizer, keys: Iterable[str], ref_model=None, reward_model=None,
+                   config: EvalConfig = EvalConfig(), **where) -> dict:
+    """`where` plus the harness's summary keys, each with its standard error, on the test prompts (cloze skipped:
+    it does not change). config: EvalConfig (default one response per prompt, for measuring mid-run)."""
     training = model.training
-    summary, _ = evaluate(model, tokenizer, ref_model=ref_model, reward_model=reward_model, cloze=False)
+    summary, _ = evaluate(model, tokenizer, ref_model=ref_model, reward_model=reward_model, cloze=False,
+                          config=config)
     model.train(training)  # sampling switches to eval mode; the trainer's mode comes back
-    return where | {key: summary[key] for key in keys}  # evaluate already rounds to 4 places
+    return where | {k: summary[k] for key in keys for k in (key, f"{key}_se")}  # evaluate rounds to 4 places
 
 
 def every(n: int, action: Callable[[int], None]) -> StepHook:
@@ -44,6 +47,7 @@ def write_result(path: str | Path, command: str, payload: dict) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_json(path, {"command": command.strip()} | payload)
+    path.chmod(0o644)  # a shared result, not a learner's private file
     return path
 
 

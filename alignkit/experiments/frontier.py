@@ -25,10 +25,10 @@ KEYS = ("gold_reward", "rm_score", "kl_to_ref", "harmful_compliance", "over_refu
 
 @dataclass(frozen=True)
 class FrontierPlan:
-    dpo_betas: tuple[float, ...] = (0.03, 0.1, 0.3, 1.0)
-    dpo_pushed: tuple[tuple[float, float], ...] = ((0.1, 5e-4), (0.5, 5e-4))  # (beta, lr): a larger step goes further
-    ppo_targets: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0)  # summed KL per response, nats
-    eval_every_dpo: int = 4  # optimiser steps between held-out measurements
+    dpo_betas: tuple[float, ...] = (0.1, 0.3, 1.0)
+    dpo_pushed: tuple[tuple[float, float], ...] = ((0.3, 5e-4),)  # (beta, lr): a larger step goes further
+    ppo_targets: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)  # summed KL per response, nats
+    eval_every_dpo: int = 8  # optimiser steps between held-out measurements
     eval_every_ppo: int = 5
     ppo_steps: int = PPO_STEPS
     # PPOConfig's default horizon (10,000 rollouts) lets beta move by under 20% in a 30-step run; 64 rollouts

@@ -15,12 +15,13 @@ from pathlib import Path
 
 from alignkit import recipes, zoo
 from alignkit.evaluate import EvalConfig, evaluate
+from alignkit.experiments.common import run_parallel
 from alignkit.profiles import setup
 
 __all__ = ["KEYS", "summarise_runs", "seed_spread", "sampling_spread"]
 
-KEYS = ("gold_reward", "kl_to_ref", "harmful_compliance", "over_refusal", "hallucination_rate", "answer_rate",
-        "heldout_fact_accuracy", "mean_length")
+KEYS = ("gold_reward", "gold_reward_se", "kl_to_ref", "harmful_compliance", "over_refusal", "hallucination_rate",
+        "answer_rate", "heldout_fact_accuracy", "mean_length")
 
 
 def summarise_runs(runs: list[dict]) -> dict:
@@ -29,20 +30,26 @@ def summarise_runs(runs: list[dict]) -> dict:
                 "std": round(statistics.stdev(r[k] for r in runs), 4)} for k in KEYS if all(k in r for r in runs)}
 
 
-def seed_spread(names: list[str], seeds: list[int], command: str) -> dict:
-    """Rebuild each name once per seed (training seed and preference sampling both change) into a scratch zoo."""
+def _built_with_seed(name: str, seed: int, scratch_zoo: Path) -> dict:
+    setup(seed=seed, threads=1)
+    metrics = recipes.build(name, seed=seed, root=scratch_zoo / f"{name}-{seed}")
+    return {"seed": seed} | {k: metrics[k] for k in KEYS if k in metrics}
+
+
+def seed_spread(names: list[str], seeds: list[int], command: str, jobs: int = 2) -> dict:
+    """Rebuild each name once per seed (training seed and preference sampling both change), `jobs` at a time,
+    each into its own scratch copy of the zoo. Seed 0 of a checkpoint the zoo built with seed 0 is read from
+    the manifest instead: it is the same build."""
     results = {}
     with tempfile.TemporaryDirectory() as scratch:
-        scratch_zoo = Path(scratch) / "zoo"
-        shutil.copytree(zoo.zoo_root(), scratch_zoo)
-        for name in names:
-            runs = []
-            for seed in seeds:
-                setup(seed=seed)
-                metrics = recipes.build(name, seed=seed, root=scratch_zoo)
-                runs.append({"seed": seed} | {k: metrics[k] for k in KEYS if k in metrics})
-                print(name, runs[-1], flush=True)
-            results[name] = {"command": command, "runs": runs, "summary": summarise_runs(runs)}
+        todo = [(n, s) for n in names for s in seeds if not (s == 0 and zoo.info(n).get("seed") == 0)]
+        for name, seed in todo:
+            shutil.copytree(zoo.zoo_root(), Path(scratch) / f"{name}-{seed}")
+        built = dict(zip(todo, run_parallel(_built_with_seed, [(n, s, Path(scratch)) for n, s in todo], jobs)))
+    for name in names:
+        manifest = {"seed": 0} | {k: v for k, v in zoo.info(name)["metrics"].items() if k in KEYS}
+        runs = [built[(name, s)] if (name, s) in built else manifest for s in seeds]
+        results[name] = {"command": command, "runs": runs, "summary": summarise_runs(runs)}
     return results
 
 

@@ -190,7 +190,7 @@ class Quiz:
         retry = w.Button(description="Retry")
         retry.layout.display = "none"
         self._controls[q.id] = _Controls(input_box, submit, retry, w.HTML(), read, write, clear)
-        pass  # BROWSER-BREAK submit.on_click(lambda _button, qid=q.id: self._on_submit(qid))
+        submit.on_click(lambda _button, qid=q.id: self._on_submit(qid))
         retry.on_click(lambda _button, qid=q.id: self._on_retry(qid))
         return w.VBox([header, input_box, w.HBox([submit, retry]), self._controls[q.id].feedback])
 

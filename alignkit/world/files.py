@@ -44,6 +44,7 @@ def tables(world: World) -> dict[str, list[dict] | dict]:
     return {"corpus.jsonl": [{"text": t} for t in build_corpus(world)], "sft.jsonl": sft_rows(world),
             "prompts_train.jsonl": [_task_row(t) for t in split.train],
             "prompts_heldout.jsonl": [_task_row(t) for t in split.heldout],
+            "prompts_validation.jsonl": [_task_row(t) for t in split.validation],
             "cloze.jsonl": cloze_rows(world), "world.json": world_summary(world)}
 
 

@@ -73,6 +73,12 @@ def label_pairs(pairs: Iterable[tuple[str, str, str]], config: LabelerConfig = L
     return [labeler.compare(prompt, a, b) for prompt, a, b in pairs]
 
 
+def order_free_probability(prompt: str, a: str, b: str, config: LabelerConfig = LabelerConfig(),
+                           world: World | None = None) -> float:
+    """P(a labeler prefers `a`) when the shown order is random: the two presentation orders averaged."""
+    return 0.5 * (preference_probability(prompt, a, b, config, world) + 1 - preference_probability(prompt, b, a, config, world))
+
+
 def agreement_ceiling(pairs: Iterable[tuple[str, str, str]], config: LabelerConfig = LabelerConfig()) -> dict:
     """Expected labeler-labeler agreement and the best accuracy any model can reach on fresh labels.
 
@@ -81,8 +87,7 @@ def agreement_ceiling(pairs: Iterable[tuple[str, str, str]], config: LabelerConf
     world = load_world()
     agree, best, n = 0.0, 0.0, 0
     for prompt, a, b in pairs:
-        p = 0.5 * (preference_probability(prompt, a, b, config, world)
-                   + 1 - preference_probability(prompt, b, a, config, world))
+        p = order_free_probability(prompt, a, b, config, world)
         agree += p * p + (1 - p) * (1 - p)
         best += max(p, 1 - p)
         n += 1

@@ -1,0 +1,42 @@
+"""The zoo side by side on the test prompts: every checkpoint against `sft`, paired on the same prompts.
+
+Each row: gold and the rates with their standard errors, and the paired difference to `sft` with its
+verdict ("A higher" only where it clears two standard errors). The trivial baselines stand beside them.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from alignkit import zoo
+from alignkit.baselines import BASELINES, baseline_responses
+from alignkit.evaluate import REPORTING, evaluate, evaluate_responses, paired_difference, prompts_for
+
+__all__ = ["KEYS", "compare_zoo"]
+
+KEYS = ("gold_reward", "helpfulness_benign", "harmlessness_harmful", "honesty_unknowable", "over_refusal",
+        "harmful_compliance", "hallucination_rate", "heldout_fact_accuracy", "kl_to_ref", "rm_score")
+
+
+def _row(summary: dict, df, against_df) -> dict:
+    row = {k: summary[k] for key in KEYS if key in summary for k in (key, f"{key}_se")}
+    for key in ("gold_reward", "over_refusal", "harmful_compliance"):
+        row[f"{key}_vs_sft"] = paired_difference(df, against_df, key)
+    return row
+
+
+def compare_zoo(names: list[str], against: str = "sft") -> dict:
+    """Every named checkpoint and every trivial baseline against `against`, on the test prompts (REPORTING)."""
+    reference, tokenizer = zoo.load(against)
+    rm = zoo.load("rm")[0]
+    frames, rows = {}, {}
+    for name in [against, *[n for n in names if n != against]]:
+        model = reference if name == against else zoo.load(name)[0]
+        config = replace(REPORTING, prompt_format=zoo.info(name).get("format", "chat"))
+        summary, frames[name] = evaluate(model, tokenizer, ref_model=reference, reward_model=rm, config=config,
+                                         cloze=False)
+        rows[name] = _row(summary, frames[name], frames[against])
+    prompts = prompts_for("test")
+    for name in BASELINES:
+        summary, df = evaluate_responses(prompts, baseline_responses(name, prompts))
+        rows[f"baseline: {name}"] = _row(summary, df, frames[against])
+    return {"against": against, "samples_per_prompt": REPORTING.samples_per_prompt, "rows": rows}

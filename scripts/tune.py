@@ -1,0 +1,26 @@
+"""Choose a method's settings on the validation prompts (alignkit.experiments.tuning); data/results/tuning_METHOD.json.
+
+    .venv/bin/python scripts/tune.py ppo|dpo|kto [--jobs 2]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from alignkit.experiments.common import RESULTS_DIR, write_result
+from alignkit.experiments.tuning import GRIDS, tune
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("method", choices=sorted(GRIDS))
+    parser.add_argument("--jobs", type=int, default=2)
+    args = parser.parse_args(argv)
+    result = tune(args.method, args.jobs)
+    write_result(RESULTS_DIR / f"tuning_{args.method}.json", "python scripts/tune.py " + " ".join(argv), result)
+    print(json.dumps(result["chosen"]), json.dumps(result["points"], indent=1))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

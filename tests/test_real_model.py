@@ -1,0 +1,30 @@
+"""The chapters' "On a real model" sections: off by default, on a directory or hub id when asked, stand-in in CI."""
+from __future__ import annotations
+
+import pytest
+
+from alignkit import real_model
+
+
+def test_section_is_off_by_default_and_says_how_to_turn_it_on(monkeypatch, capsys):
+    monkeypatch.delenv(real_model.ENV, raising=False)
+    monkeypatch.setenv("CI", "false")
+    assert real_model.source() is None and real_model.section("dpo") is None
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert len(printed) == 1 and real_model.ENV in printed[0]
+
+
+def test_ci_runs_on_a_fresh_local_standin(monkeypatch):
+    monkeypatch.delenv(real_model.ENV, raising=False)
+    monkeypatch.setenv("CI", "true")
+    chosen = real_model.source()
+    assert chosen and (__import__("pathlib").Path(chosen) / "model.safetensors").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["sft", "dpo", "ppo"])
+def test_section_trains_the_model_named_by_the_variable(method, monkeypatch, standin_dir):
+    monkeypatch.setenv(real_model.ENV, str(standin_dir))
+    table = real_model.section(method, real_model.CI_RUN)
+    assert list(table.index) == ["before", f"after {method.upper()}"]
+    assert {"gold_reward", "answer_rate"} <= set(table.columns)
