@@ -15,7 +15,6 @@ import torch
 import torch.nn.functional as F
 
 from alignkit.errors import AlignkitError
-from alignkit.generation import completion_logprobs
 from alignkit.lora import LoraSettings
 from alignkit.preferences import DEFAULT_BETA, implicit_rewards
 from alignkit.trl_driver import StepHook, run_trainer, trainer_kwargs
@@ -23,7 +22,6 @@ from alignkit.trl_driver import StepHook, run_trainer, trainer_kwargs
 __all__ = [
     "dpo_loss",
     "implicit_rewards",
-    "completion_logprobs",
     "to_conversational",
     "DPOSettings",
     "dpo_config",
