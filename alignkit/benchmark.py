@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 __all__ = ["measure_chapters", "measure_course", "measure_unit_tests", "measure_zoo_rebuild", "measure_ci",
-           "zoo_size", "report"]
+           "measure_real_model_sections", "device_name", "zoo_size", "report"]
 
 REPO = Path(__file__).resolve().parents[1]  # the checkout the package was installed from (pip install -e)
 PYTHON = sys.executable
@@ -32,9 +32,9 @@ def row(what: str, seconds: float, budget: float, ok: bool, note: str = "") -> d
             "within_budget": seconds <= budget, "note": note}
 
 
-def measure_chapters() -> list[dict]:
+def measure_chapters(only: str = "[0-9][0-9]_*") -> list[dict]:
     rows = []
-    for notebook in sorted((REPO / "chapters").glob("[0-9][0-9]_*.ipynb")):
+    for notebook in sorted((REPO / "chapters").glob(f"{only}.ipynb")):
         seconds, code, _ = timed([PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(notebook)],
                                  env={"CI": "true"})
         rows.append(row(f"chapter {notebook.stem} (nbval-lax)", seconds, BUDGETS_S["chapter"], code == 0))
@@ -70,6 +70,45 @@ def measure_ci() -> dict:
         subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
         seconds, code, _ = timed(["bash", ".ci/run"], cwd=clone, env={"CI": "true"})
     return row(".ci/run on a fresh clone", seconds, BUDGETS_S["ci"], code == 0)
+
+
+def device_name() -> str:
+    import torch
+
+    from alignkit.profiles import choose_device
+
+    device = choose_device()
+    return torch.cuda.get_device_name() if device == "cuda" else f"{device} ({os.cpu_count()} cores)"
+
+
+def measure_real_model_sections(model: str | None = None, methods: tuple[str, ...] = ("sft", "dpo", "ppo"),
+                                standin_size: str = "m", run=None) -> list[dict]:
+    """Time each chapter's "On a real model" section, in this process, on the device the profiles choose.
+
+    model: a hub id or directory; None builds a stand-in of STANDIN_SIZES[standin_size] (no hub here).
+    run: a `real_model.RealRun`; None = its GPU-sized defaults, which the note compares CPU and GPU on."""
+    from alignkit import real_model
+    from alignkit.standin import STANDIN_SIZES, build_standin
+
+    rows, where = [], device_name()
+    with tempfile.TemporaryDirectory() as folder:
+        model = model or str(build_standin(Path(folder) / "standin", STANDIN_SIZES[standin_size]))
+        previous = os.environ.get(real_model.ENV)
+        os.environ[real_model.ENV] = model  # the sections read their model from here, as a learner sets it
+        try:
+            for method in methods:
+                started = time.perf_counter()
+                table = real_model.section(method, run or real_model.RealRun())
+                seconds = time.perf_counter() - started
+                gold = table["gold_reward"].tolist() if table is not None else []
+                rows.append(row(f"real-model {method} section", seconds, BUDGETS_S["chapter"], table is not None,
+                                f"{where}; gold before/after {gold}"))
+        finally:
+            if previous is None:
+                os.environ.pop(real_model.ENV, None)
+            else:
+                os.environ[real_model.ENV] = previous
+    return rows
 
 
 def zoo_size() -> dict:

@@ -28,3 +28,15 @@ def test_section_trains_the_model_named_by_the_variable(method, monkeypatch, sta
     table = real_model.section(method, real_model.CI_RUN)
     assert list(table.index) == ["before", f"after {method.upper()}"]
     assert {"gold_reward", "answer_rate"} <= set(table.columns)
+
+
+@pytest.mark.slow
+def test_device_timing_times_each_section_and_restores_the_variable(monkeypatch):
+    from alignkit import benchmark
+
+    monkeypatch.delenv(real_model.ENV, raising=False)
+    rows = benchmark.measure_real_model_sections(methods=("sft",), standin_size="xs", run=real_model.CI_RUN)
+    assert [r["what"] for r in rows] == ["real-model sft section"]
+    assert rows[0]["passed"] and rows[0]["seconds"] > 0
+    assert rows[0]["note"].startswith(benchmark.device_name())
+    assert real_model.ENV not in __import__("os").environ  # a learner's setting is not left changed
