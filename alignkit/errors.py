@@ -18,6 +18,10 @@ class QuizBankError(AlignkitError):
     """A quiz bank does not follow the schema in quizzes/README.md."""
 
 
+class ConstitutionError(AlignkitError):
+    """The constitution file does not follow the schema in data/constitution.yaml's header."""
+
+
 class AnswerTypeError(AlignkitError, TypeError):
     """A learner's answer has the wrong type for its question or exercise."""
 
