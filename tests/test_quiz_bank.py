@@ -298,3 +298,60 @@ def test_status_must_be_live_or_draft(tmp_path):
     with pytest.raises(QuizBankError, match="status"):
         quiz_bank.load_bank(path)
     assert quiz_bank.load_bank(_write(tmp_path, {**GOOD, "status": "draft"})).draft
+
+
+# --- issue 13: predict-then-run questions -------------------------------------------------------
+
+# quiz.predict / quiz.reveal calls in a notebook's code: (function, question id, outcome argument).
+_PREDICTION_CALL = re.compile(r"\b(?:quiz\.)?(predict|reveal)\(\s*[^,()]+,\s*[\"'](\w+)[\"']\s*(?:,\s*([^,()]+))?")
+
+
+def _prediction_calls(chapter: str) -> list[tuple[str, str, str]]:
+    """(function, question id, outcome argument) of each call, in the notebook's order."""
+    path = ROOT / "chapters" / f"{chapter}.ipynb"
+    if not path.is_file():
+        return []
+    cells = [c for c in json.loads(path.read_text(encoding="utf-8"))["cells"] if c["cell_type"] == "code"]
+    code = "\n".join("".join(c["source"]) for c in cells)
+    return [(m.group(1), m.group(2), (m.group(3) or "").strip()) for m in _PREDICTION_CALL.finditer(code)]
+
+
+def test_prediction_call_scan_finds_calls():
+    code = 'p = quiz.predict(CHAPTER, "guess")\nquiz.reveal("04_ppo_rlhf", \'guess\', outcome, detail=s)\nmodel.predict(x)'
+    found = [(m.group(1), m.group(2), (m.group(3) or "").strip()) for m in _PREDICTION_CALL.finditer(code)]
+    assert found == [("predict", "guess", ""), ("reveal", "guess", "outcome")]
+
+
+@pytest.mark.parametrize("chapter", quiz_bank.CHAPTERS)
+def test_prediction_questions_are_well_formed_and_stay_out_of_the_graded_list(chapter):
+    bank = BANKS[chapter]
+    graded = {q.id for q in bank.questions}
+    for q in bank.predictions:
+        assert q.prediction and q.type == "single" and q.points == 0 and not q.hashes, (chapter, q.id)
+        assert len(q.choices) >= 2 and q.prompt and q.id not in graded, (chapter, q.id)
+    assert not any(q.prediction for q in bank.questions)
+
+
+@pytest.mark.parametrize("chapter", quiz_bank.CHAPTERS)
+def test_each_prediction_is_asked_then_revealed_in_its_chapter_with_a_computed_outcome(chapter):
+    """Every prediction question of a bank is shown by quiz.predict and later compared by quiz.reveal in
+    its chapter's notebook, every id the notebook uses exists in the bank, and the outcome passed to
+    quiz.reveal is computed (an expression), never a typed option id."""
+    calls = _prediction_calls(chapter)
+    bank_ids = {q.id for q in BANKS[chapter].predictions}
+    if not (ROOT / "chapters" / f"{chapter}.ipynb").is_file():
+        return  # a draft bank: its questions are checked when its chapter lands
+    asked = {qid for kind, qid, _ in calls if kind == "predict"}
+    revealed = {qid for kind, qid, _ in calls if kind == "reveal"}
+    assert asked == revealed == bank_ids, (chapter, sorted(asked), sorted(revealed), sorted(bank_ids))
+    for qid in bank_ids:
+        order = [kind for kind, q, _ in calls if q == qid]
+        assert order.index("predict") < order.index("reveal"), (chapter, qid, "revealed before it is asked")
+    typed = [(qid, outcome) for kind, qid, outcome in calls if kind == "reveal" and re.fullmatch(r"[\"']\w+[\"']", outcome)]
+    assert not typed, (chapter, typed, "compute the outcome from the run's numbers")
+
+
+def test_every_live_chapter_asks_for_a_prediction():
+    # Issue 13: at least one cell per chapter asks the learner to predict an outcome before a run.
+    missing = [chapter for chapter, bank in BANKS.items() if not bank.draft and not bank.predictions]
+    assert not missing, missing

@@ -10,6 +10,11 @@ Canonical answers: single choice → the choice id; multiple choice → the sort
 ","; numeric → "cell:K" with K = floor(value / tolerance). A numeric question stores the hashes of
 every cell that intersects [answer − tolerance, answer + tolerance], so every answer within the
 tolerance is accepted (and some up to twice the tolerance away, at the edge cells).
+
+A prediction question (`prediction: true`) asks the learner to predict what a run will show before it
+runs: a single choice with no answer, no hashes and no points. It is kept apart from the graded
+questions (`Bank.predictions`, never in `Bank.questions`), so it is never in the quiz, the key or any
+maximum; `alignkit.quiz.predict` shows it and compares the prediction with the run's outcome.
 """
 from __future__ import annotations
 
@@ -43,7 +48,9 @@ _BANK_KEYS = {"schema", "chapter", "title", "salt", "questions"}
 _OPTIONAL_BANK_KEYS = {"status"}
 STATUSES = ("live", "draft")  # draft: its chapter's notebook does not exist yet, so it is left out of the key
 _QUESTION_KEYS = {"id", "type", "prompt", "points", "section", "explanation", "choices", "hashes",
-                  "tolerance", "model_answer"}
+                  "tolerance", "model_answer", "prediction"}
+# A prediction question: a single choice the run decides. `options` ({id: text}) is shorthand for `choices`.
+_PREDICTION_KEYS = {"id", "type", "prompt", "prediction", "section", "explanation", "choices", "options"}
 _LEAKY_KEYS = {"answer", "answers", "correct", "correct_answer", "is_correct", "solution", "key"}
 FIX_HASHES = "compute them with `alignkit quiz-key --hash BANK QUESTION_ID ANSWER` and paste the output"
 
@@ -66,6 +73,7 @@ class Question:
     hashes: tuple[str, ...] = ()  # salted hashes of the accepted canonical answers (not for text)
     tolerance: float | None = None  # numeric only: also the grid step of the hashed cells
     model_answer: str | None = None  # text only: shown after submitting, for self-assessment
+    prediction: bool = False  # a prediction question: no answer, no hashes, 0 points; the run decides
 
     @property
     def choice_ids(self) -> tuple[str, ...]:
@@ -81,6 +89,7 @@ class Bank:
     path: Path | None = None
     sha256: str = ""  # of the file's bytes: tells the grader which bank version a learner had
     status: str = "live"  # "draft": kept in the repo, left out of the instructor key and every maximum
+    predictions: tuple[Question, ...] = ()  # `prediction: true` questions: never graded, never in the quiz
 
     @property
     def draft(self) -> bool:
@@ -90,8 +99,21 @@ class Bank:
         for q in self.questions:
             if q.id == question_id:
                 return q
+        if any(p.id == question_id for p in self.predictions):
+            raise AnswerTypeError(f"{question_id!r} in {self.chapter} is a prediction question, not a quiz question: "
+                                  f"record it with quiz.predict({self.chapter!r}, {question_id!r}).answer(choice_id).")
         raise AnswerTypeError(f"{self.chapter} has no question {question_id!r}; its questions are "
                               f"{', '.join(q.id for q in self.questions)}.")
+
+    def prediction(self, question_id: str) -> Question:
+        """The prediction question `question_id`; AnswerTypeError lists the bank's prediction ids."""
+        for q in self.predictions:
+            if q.id == question_id:
+                return q
+        known = ", ".join(q.id for q in self.predictions) or "none"
+        hint = " (it is a graded quiz question)" if any(q.id == question_id for q in self.questions) else ""
+        raise AnswerTypeError(f"{self.chapter} has no prediction question {question_id!r}{hint}; its prediction "
+                              f"questions (prediction: true in {self.chapter}.yaml): {known}.")
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -167,12 +189,50 @@ def _parse_hashes(raw: dict, qtype: str, path: Path, where: str, require: bool) 
     return tuple(hashes)
 
 
+def _parse_options(raw: Any, path: Path, where: str) -> tuple[Choice, ...]:
+    """`options: {a: text, b: text}`, the shorthand a prediction question may use instead of `choices`."""
+    if not isinstance(raw, dict) or len(raw) < 2:
+        raise _fail(path, where, "`options` must map at least two choice ids to their texts, e.g. {a: \"...\", b: \"...\"}")
+    if any(isinstance(k, bool) for k in raw):  # YAML 1.1 reads a bare yes/no/on/off/y/n key as a boolean
+        raise _fail(path, where, "an `options` key was read as true/false: quote it, e.g. \"y\": \"...\"")
+    return _parse_choices([{"id": str(k) if isinstance(k, int) else k, "text": v} for k, v in raw.items()], path, where)
+
+
+def _parse_prediction(raw: dict, path: Path, where: str) -> Question:
+    """A `prediction: true` question: single choice, no answer, no hashes, no points."""
+    graded = sorted((_LEAKY_KEYS | {"hashes", "points", "tolerance", "model_answer"}) & set(raw))
+    if graded:
+        raise _fail(path, where, f"a prediction question has no correct answer and is worth no points, so it cannot "
+                                 f"have {graded}; the run computes the outcome and quiz.reveal compares it")
+    unknown = set(raw) - _PREDICTION_KEYS
+    if unknown:
+        raise _fail(path, where, f"unknown field(s) {sorted(unknown)}; a prediction question allows {sorted(_PREDICTION_KEYS)}")
+    qid = raw.get("id")
+    if not isinstance(qid, str) or not _ID.fullmatch(qid):
+        raise _fail(path, where, "`id` must be 1-48 characters of a-z, 0-9, _ starting with a letter or digit")
+    if raw.get("type") != "single":
+        raise _fail(path, where, f"a prediction question must have `type: single`, not {raw.get('type')!r}")
+    if ("choices" in raw) == ("options" in raw):
+        raise _fail(path, where, "a prediction question needs its options: `choices` (a list of {id, text}) or "
+                                 "`options` (a mapping {id: text}), exactly one of the two")
+    choices = (_parse_choices(raw["choices"], path, where) if "choices" in raw
+               else _parse_options(raw["options"], path, where))
+    optional = {key: _text(raw, key, path, where) if key in raw else "" for key in ("section", "explanation")}
+    return Question(id=qid, type="single", prompt=_text(raw, "prompt", path, where), points=0.0,
+                    choices=choices, prediction=True, **optional)
+
+
 def _parse_question(raw: Any, index: int, path: Path, require_hashes: bool) -> Question:
     where = f"question #{index}"
     if not isinstance(raw, dict):
         raise _fail(path, where, "each question must be a mapping")
     if isinstance(raw.get("id"), str):
         where = f"question {raw['id']!r}"
+    if "prediction" in raw and not isinstance(raw["prediction"], bool):
+        raise _fail(path, where, f"`prediction` must be true or false, not {raw['prediction']!r}")
+    if raw.get("prediction"):
+        return _parse_prediction(raw, path, where)
+    raw = {k: v for k, v in raw.items() if k != "prediction"}  # `prediction: false` is an ordinary question
     leaked = _LEAKY_KEYS & set(raw)
     if leaked:
         raise _fail(path, where, f"plaintext key field {sorted(leaked)} is not allowed in a learner-facing bank; "
@@ -236,14 +296,16 @@ def load_bank(path: str | os.PathLike, *, require_hashes: bool = True) -> Bank:
         raise _fail(path, "top level", "`salt` must be 16-64 lowercase hex characters (python -c 'import secrets; print(secrets.token_hex(16))')")
     if not isinstance(raw["questions"], list) or not raw["questions"]:
         raise _fail(path, "top level", "`questions` must be a non-empty list")
-    questions = tuple(_parse_question(q, i, path, require_hashes) for i, q in enumerate(raw["questions"], 1))
+    parsed = tuple(_parse_question(q, i, path, require_hashes) for i, q in enumerate(raw["questions"], 1))
     seen: set[str] = set()
-    for q in questions:
+    for q in parsed:
         if q.id in seen:
             raise _fail(path, f"question {q.id!r}", "duplicated question id; ids must be unique in a bank")
         seen.add(q.id)
+    questions = tuple(q for q in parsed if not q.prediction)
+    predictions = tuple(q for q in parsed if q.prediction)
     return Bank(raw["chapter"], _text(raw, "title", path, "top level"), raw["salt"], questions, path,
-                hashlib.sha256(data).hexdigest(), raw.get("status", "live"))
+                hashlib.sha256(data).hexdigest(), raw.get("status", "live"), predictions)
 
 
 def load_chapter(chapter: str, quizzes_dir: str | os.PathLike | None = None) -> Bank:

@@ -13,6 +13,9 @@ no file is ever preferred because of text the learner wrote (such as `created`).
 Per question the learner's first attempt counts (`--policy first`, the default: retries are for
 learning), or their best or last (`--policy best|last`); the CSV reports the attempts per question.
 Short-text answers score nothing automatically: they are listed in `needs_review` and in the review CSV.
+Predictions (`quiz.predict`, attempts marked `"prediction": true`) are never graded: the CSV's last
+column counts the prediction questions a learner answered. The mark is not trusted either: an attempt at a
+question of the key is graded whatever it says.
 Exit code: 0 all files graded, 1 some file had an error, 2 usage error (bad key, no submissions,
 an output that would overwrite an input, an unwritable output).
 """
@@ -90,8 +93,11 @@ def _check_answer_value(value: Any, where: str) -> None:
 
 def _check_attempt(raw: Any, index: int) -> dict:
     where = f"attempts[{index}]"
-    if not isinstance(raw, dict) or set(raw) != _ATTEMPT_KEYS:
-        raise SubmissionError(f"{where}: must be an object with exactly the fields {sorted(_ATTEMPT_KEYS)}")
+    if not isinstance(raw, dict) or set(raw) - {"prediction"} != _ATTEMPT_KEYS:
+        raise SubmissionError(f"{where}: must be an object with exactly the fields {sorted(_ATTEMPT_KEYS)} "
+                              "(and optionally prediction: true)")
+    if raw.get("prediction", True) is not True:
+        raise SubmissionError(f"{where}: prediction, when present, must be true")
     if not _short_str(raw["chapter"], 100) or not _short_str(raw["question"], 100):
         raise SubmissionError(f"{where}: chapter and question must be short strings")
     if type(raw["attempt"]) is not int or not 1 <= raw["attempt"] <= 1_000_000:
@@ -198,15 +204,22 @@ def score_attempts(sub: dict, key: dict[str, dict], warn) -> list[dict]:
 
     Scoring each attempt before merging files keeps a malformed file's error with that file."""
     questions = {(ch, q.id): q for ch, entry in key.items() for q in entry["questions"]}
-    changed, ignored, scored = _changed_banks(sub, key, warn), set(), []
+    changed, ignored, flagged, scored = _changed_banks(sub, key, warn), set(), set(), []
     for position, a in enumerate(sub["attempts"]):
         column = f"{a['chapter']}/{a['question']}"
         question = questions.get((a["chapter"], a["question"]))
+        if question is None and a.get("prediction") is True:  # a prediction question: never graded
+            scored.append({"column": column, "type": "prediction", "score": None, "answer": a["answer"],
+                           "attempt": a["attempt"], "time": a["time"], "position": position})
+            continue
         if question is None:
             if column not in ignored:
                 warn(f"ignored {_printable(column)}: not in the key")
             ignored.add(column)
             continue
+        if a.get("prediction") is True and column not in flagged:  # the mark never exempts a graded answer
+            warn(f"{_printable(column)} is marked as a prediction but is a graded question of the key; graded")
+            flagged.add(column)
         if question.type == "text":
             if not isinstance(a["answer"], str):  # a list in the review CSV would break it for everyone
                 _wrong_type(question, column, warn, a["chapter"] in changed)
@@ -254,9 +267,13 @@ def _answered_in_several_files(attempts: list[dict]) -> bool:
 
 
 def grade_learner(files: list[list[dict]], policy: str) -> dict:
-    """Points, text answers to review, attempt counts and the columns answered in several files."""
-    points, review, counts, duplicates = {}, {}, {}, []
+    """Points, text answers to review, attempt counts, the columns answered in several files and the
+    prediction questions answered (never graded)."""
+    points, review, counts, duplicates, predictions = {}, {}, {}, [], []
     for column, attempts in sorted(_merge(files).items()):
+        if attempts[0]["type"] == "prediction":
+            predictions.append(column)
+            continue
         counts[column] = len(attempts)
         if _answered_in_several_files(attempts):
             duplicates.append(column)
@@ -265,7 +282,8 @@ def grade_learner(files: list[list[dict]], policy: str) -> dict:
             continue
         scores = [a["score"] for a in attempts]
         points[column] = {"best": max(scores), "first": scores[0], "last": scores[-1]}[policy]
-    return {"points": points, "review": review, "attempts": counts, "duplicates": duplicates, "files": len(files)}
+    return {"points": points, "review": review, "attempts": counts, "duplicates": duplicates, "files": len(files),
+            "predictions": predictions}
 
 
 def _csv_cell(value: str) -> str:
@@ -280,7 +298,7 @@ def _grades_csv(rows: dict[str, dict], key: dict[str, dict]) -> tuple[str, str]:
     grades, review = io.StringIO(), io.StringIO()
     g, r = csv.writer(grades), csv.writer(review)
     g.writerow(["learner", *(name for c in columns for name in (c, f"{c} attempts")), "total", "max",
-                "needs_review", "files", "duplicates"])
+                "needs_review", "files", "duplicates", "predictions"])
     r.writerow(["learner", "question", "text_answer"])
     for learner in sorted(rows):
         row = rows[learner]
@@ -288,7 +306,8 @@ def _grades_csv(rows: dict[str, dict], key: dict[str, dict]) -> tuple[str, str]:
         for c in columns:
             cells += ["" if c in row["review"] else f"{row['points'].get(c, 0.0):g}", str(row["attempts"].get(c, 0))]
         g.writerow([_csv_cell(learner), *cells, f"{sum(row['points'].values()):g}", f"{max_points:g}",
-                    ";".join(sorted(row["review"])), str(row["files"]), ";".join(row["duplicates"])])
+                    ";".join(sorted(row["review"])), str(row["files"]), ";".join(row["duplicates"]),
+                    str(len(row["predictions"]))])
         for column, text in sorted(row["review"].items()):
             r.writerow([_csv_cell(learner), column, _csv_cell(text)])
     return grades.getvalue(), review.getvalue()

@@ -353,7 +353,8 @@ def _renumbered(records: list[dict]) -> tuple[list[dict], int]:
         ident = (record["chapter"], record["question"])
         counts[ident] = counts.get(ident, 0) + 1
         changed += record["attempt"] != counts[ident]
-        attempts.append({**{k: record[k] for k in _ATTEMPT_FIELDS}, "attempt": counts[ident]})
+        marker = {"prediction": True} if record.get("prediction") is True else {}  # quiz.predict: never graded
+        attempts.append({**{k: record[k] for k in _ATTEMPT_FIELDS}, "attempt": counts[ident], **marker})
     return attempts, changed
 
 
@@ -398,7 +399,9 @@ def export(path: str | os.PathLike | None = None, *, chapters: str | list[str] |
               "set ALIGNKIT_HOME to a folder you can write, answer again, then export.")
         return path
     offered = _colab_download(path) if download else False
-    print(f"Wrote {path.name}: {len(attempts)} attempts in {len(banks)} chapter(s) for learner {who!r}."
+    predictions = sum(1 for a in attempts if a.get("prediction"))
+    of_which = f" (of which {predictions} prediction(s), not graded)" if predictions else ""
+    print(f"Wrote {path.name}: {len(attempts)} attempts{of_which} in {len(banks)} chapter(s) for learner {who!r}."
           + (" Download started." if offered else " Hand this file to your instructor."))
     return path
 
