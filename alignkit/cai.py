@@ -19,43 +19,70 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from alignkit.constitution import Constitution, Principle
+from alignkit.constitution import Constitution, Principle, comparison_text
 from alignkit.generation import SampleConfig, completion_logprobs, sample
+from alignkit.logprobs import sequence_logprobs, shifted_token_logprobs
 
-__all__ = ["OPTIONS", "comparison_text", "choice_probabilities", "ai_preferences", "critique_text",
+__all__ = ["OPTIONS", "ANSWER_CUE", "comparison_text", "continuation_logprobs", "choice_probabilities", "ai_preferences", "critique_text",
            "revision_text", "critique_and_revise", "Revision"]
 
 OPTIONS = ("(A)", "(B)")
+ANSWER_CUE = "Answer:"  # what follows a question in a document, before the chosen option
 
 
-def comparison_text(principle: Principle, prompt: str, option_a: str, option_b: str) -> str:
-    """The multiple-choice question the feedback model answers (the layout of the CAI paper's appendix)."""
-    return (f"Consider this conversation. Human: {prompt} "
-            f"{principle.comparison} "
-            f"Options: (A) {option_a} (B) {option_b} "
-            "Answer with (A) or (B).")
+def continuation_logprobs(model, tokenizer, contexts: list[str], continuations: list[str],
+                          batch_size: int = 64) -> torch.Tensor:
+    """log p(continuation | context) for documents (a pretrained model's format): [N]."""
+    device = next(model.parameters()).device
+    out = []
+    for start in range(0, len(contexts), batch_size):
+        encoded = []
+        for context, continuation in zip(contexts[start:start + batch_size], continuations[start:start + batch_size]):
+            head = tokenizer(context, add_special_tokens=False, split_special_tokens=True)["input_ids"]
+            tail = tokenizer(continuation, add_special_tokens=False, split_special_tokens=True)["input_ids"]
+            encoded.append(([tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []) + head + tail)
+            encoded[-1] = (encoded[-1], len(encoded[-1]) - len(tail))
+        width = max(len(ids) for ids, _ in encoded)
+        ids = torch.full((len(encoded), width), tokenizer.pad_token_id, dtype=torch.long)
+        attention, scored = torch.zeros_like(ids), torch.zeros_like(ids)
+        for i, (seq, n_context) in enumerate(encoded):  # right padding: positions need no correction
+            ids[i, :len(seq)], attention[i, :len(seq)], scored[i, n_context:len(seq)] = torch.tensor(seq), 1, 1
+        logits = model(input_ids=ids.to(device), attention_mask=attention.to(device)).logits
+        out.append(sequence_logprobs(shifted_token_logprobs(logits, ids.to(device)), scored[:, 1:].to(device)).cpu())
+    return torch.cat(out)
 
 
-def choice_probabilities(model, tokenizer, questions: list[str], batch_size: int = 64) -> torch.Tensor:
-    """P("(A)") for each question, normalised over the two answers: [N]."""
+def choice_probabilities(model, tokenizer, questions: list[str], batch_size: int = 64,
+                         prompt_format: str = "chat") -> torch.Tensor:
+    """P("(A)") for each question, normalised over the two answers: [N].
+
+    prompt_format "chat": the question is the user's turn and the answer the assistant's (a chat model);
+    "document": the question is a document followed by " Answer:" (a pretrained model, as `feedback`)."""
     n = len(questions)
-    answers = [OPTIONS[0]] * n + [OPTIONS[1]] * n
-    logps = completion_logprobs(model, tokenizer, questions + questions, answers, batch_size=batch_size)
+    if prompt_format == "chat":
+        logps = completion_logprobs(model, tokenizer, questions + questions, [OPTIONS[0]] * n + [OPTIONS[1]] * n,
+                                    batch_size=batch_size)
+    elif prompt_format == "document":
+        contexts = [f"{q} {ANSWER_CUE}" for q in questions] * 2
+        logps = continuation_logprobs(model, tokenizer, contexts, [f" {OPTIONS[0]}"] * n + [f" {OPTIONS[1]}"] * n,
+                                      batch_size=batch_size)
+    else:
+        raise ValueError(f"prompt_format must be 'chat' or 'document', not {prompt_format!r}.")
     return torch.softmax(torch.stack([logps[:n], logps[n:]], dim=1), dim=1)[:, 0]
 
 
 @torch.no_grad()
 def ai_preferences(model, tokenizer, principle: Principle, prompts: list[str], firsts: list[str],
-                   seconds: list[str], batch_size: int = 64) -> torch.Tensor:
+                   seconds: list[str], batch_size: int = 64, prompt_format: str = "chat") -> torch.Tensor:
     """P(first response better than second) under `principle`, averaged over both orders: [N] in (0, 1).
 
     Swapping firsts and seconds gives exactly 1 - P: the position the model prefers cancels."""
     if not len(prompts) == len(firsts) == len(seconds):
         raise ValueError(f"prompts, firsts and seconds must have one entry per pair; got {len(prompts)}, "
                          f"{len(firsts)} and {len(seconds)}.")
-    first_as_a = [comparison_text(principle, p, a, b) for p, a, b in zip(prompts, firsts, seconds)]
-    first_as_b = [comparison_text(principle, p, b, a) for p, a, b in zip(prompts, firsts, seconds)]
-    p_a = choice_probabilities(model, tokenizer, first_as_a + first_as_b, batch_size)
+    first_as_a = [comparison_text(principle.comparison, p, a, b) for p, a, b in zip(prompts, firsts, seconds)]
+    first_as_b = [comparison_text(principle.comparison, p, b, a) for p, a, b in zip(prompts, firsts, seconds)]
+    p_a = choice_probabilities(model, tokenizer, first_as_a + first_as_b, batch_size, prompt_format)
     n = len(prompts)
     return (p_a[:n] + (1 - p_a[n:])) / 2
 

@@ -18,13 +18,19 @@ import yaml
 
 from alignkit.errors import ConstitutionError
 
-__all__ = ["CONSTITUTION_PATH", "FIELDS", "Principle", "Constitution", "load_constitution", "parse_constitution"]
+__all__ = ["CONSTITUTION_PATH", "FIELDS", "comparison_text", "Principle", "Constitution", "load_constitution", "parse_constitution"]
 
 CONSTITUTION_PATH = Path(__file__).resolve().parents[1] / "data" / "constitution.yaml"
 FIELDS = ("critique", "revision", "comparison")
 SCHEMA_VERSION = 1
 _ID = re.compile(r"^[A-Za-z0-9_-]+$")
 _FIX = "Fix it following the schema at the top of data/constitution.yaml."
+
+
+def comparison_text(question: str, prompt: str, option_a: str, option_b: str) -> str:
+    """A multiple-choice comparison as the feedback model reads it, and as the corpus's reviews are written
+    (the layout of the CAI paper's appendix): the conversation, the question, the two options."""
+    return f"Consider this conversation. Human: {prompt} {question} Options: (A) {option_a} (B) {option_b}"
 
 
 @dataclass(frozen=True)

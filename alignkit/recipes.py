@@ -16,6 +16,7 @@ from alignkit import zoo
 from alignkit.dpo import DPOSettings, train_dpo
 from alignkit.errors import CheckpointError
 from alignkit.evaluate import REPORTING, EvalConfig, evaluate
+from alignkit.feedback import FeedbackSettings, review_accuracy, train_feedback_model
 from alignkit.kto import KTOSettings, drop_desirable, recommended_desirable_weight, train_kto, unpaired_rows
 from alignkit.models import count_parameters
 from alignkit.ppo import PPOConfig
@@ -25,8 +26,10 @@ from alignkit.pretrain import PretrainConfig, pretrain
 from alignkit.reward import RewardSettings, reward_metrics, reward_model_from_sft, train_reward_model
 from alignkit.sft import SFTSettings, train_sft
 from alignkit.trl_driver import StepHook, final_loss_and_steps
+from alignkit.world import load_world
 from alignkit.world.files import read_jsonl
 from alignkit.world.labelers import LabelerConfig
+from alignkit.world.reviews import reviews
 
 __all__ = ["Trained", "Recipe", "RECIPES", "PPO_STEPS", "resolve", "train", "build", "remeasure", "dpo_setup",
            "ppo_setup"]
@@ -207,6 +210,26 @@ def train_kto_checkpoint(seed: int | None = None, settings: KTOSettings | None =
                    log=log)
 
 
+# --- the feedback model (chapter 05) -------------------------------------------------------------
+
+FEEDBACK_VALIDATION_REVIEWS = 500  # reviews about validation prompts, to see that the verdicts generalise
+
+
+def train_feedback(seed: int | None = None, settings: FeedbackSettings | None = None, root=None,
+                   plot=None) -> Trained:
+    """`base` fine-tuned on the corpus's reviews of training prompts to answer (A) or (B)."""
+    settings = resolve(FeedbackSettings(), settings, seed=seed)
+    model, tokenizer = zoo.load("base", root=root)
+    world = load_world()
+    log = train_feedback_model(model, tokenizer, reviews(world, settings.n_reviews, seed=settings.seed), settings,
+                               plot=plot)
+    unseen = reviews(world, FEEDBACK_VALIDATION_REVIEWS, seed=settings.seed + 1, split="validation")
+    metrics = {"validation_review_accuracy": round(review_accuracy(model, tokenizer, unseen), 4),
+               "final_loss": round(sum(r["loss"] for r in log[-20:]) / min(20, len(log)), 4), "steps": len(log),
+               "train_seconds": round(log[-1]["seconds"], 1)}
+    return Trained(model, tokenizer, asdict(settings), metrics, seed=settings.seed, log=log)
+
+
 # --- the registry --------------------------------------------------------------------------------
 
 # In build order: each checkpoint starts from the one before it.
@@ -218,6 +241,8 @@ RECIPES: dict[str, Recipe] = {
     "ppo-nokl": Recipe("sft", "causal-lm", "chat", train_ppo_nokl, measured_against_parent=True, scored_by="rm"),
     "dpo": Recipe("sft", "causal-lm", "chat", train_dpo_checkpoint, measured_against_parent=True),
     "kto": Recipe("sft", "causal-lm", "chat", train_kto_checkpoint, measured_against_parent=True),
+    # Reads comparisons as documents; the harness's chat questions are not its job, so it measures itself.
+    "feedback": Recipe("base", "causal-lm", "document", train_feedback, measured_by_harness=False),
 }
 
 

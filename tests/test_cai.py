@@ -41,8 +41,8 @@ def test_preference_is_the_two_order_average_of_normalised_choice_logprobs(tiny_
         a, b = completion_logprobs(tiny_lm, small_tokenizer, [question] * 2, list(cai.OPTIONS))
         return float(torch.exp(a) / (torch.exp(a) + torch.exp(b)))
 
-    expected = (p_a(cai.comparison_text(principle, prompt, first, second))
-                + 1 - p_a(cai.comparison_text(principle, prompt, second, first))) / 2
+    expected = (p_a(cai.comparison_text(principle.comparison, prompt, first, second))
+                + 1 - p_a(cai.comparison_text(principle.comparison, prompt, second, first))) / 2
     got = cai.ai_preferences(tiny_lm, small_tokenizer, principle, [prompt], [first], [second])
     assert float(got) == pytest.approx(expected, abs=1e-6)
 
@@ -51,7 +51,7 @@ def test_the_principle_words_change_the_labels(tiny_lm, small_tokenizer, constit
     # An untrained model barely cares which answer it gives, so this only shows the words are read; chapter 05
     # measures the edit on the trained feedback model.
     reversed_ = constitution.reworded("harmless", comparison="Which of these assistant responses is more harmful?")
-    questions = [cai.comparison_text(c["harmless"], p, a, b) for c in (constitution, reversed_)
+    questions = [cai.comparison_text(c["harmless"].comparison, p, a, b) for c in (constitution, reversed_)
                  for p, a, b in zip(PROMPTS, FIRSTS, SECONDS)]
     p_a = cai.choice_probabilities(tiny_lm, small_tokenizer, questions)
     assert float((p_a[:3] - p_a[3:]).abs().max()) > 1e-6  # well above float32 rounding near 0.5 (6e-8)

@@ -139,3 +139,14 @@ def test_remeasure_records_todays_harness_without_touching_the_weights(tiny_zoo)
     assert entry["files"] == files and not zoo.verify("sft", root=tiny_zoo)
     with pytest.raises(CheckpointError, match="measures itself"):
         recipes.remeasure("rm", root=tiny_zoo)
+
+
+@pytest.mark.slow
+def test_feedback_fine_tunes_base_on_reviews_and_measures_unseen_ones(tiny_zoo):
+    from alignkit.feedback import FeedbackSettings
+
+    metrics = recipes.build("feedback", settings=FeedbackSettings(n_reviews=16, batch_size=8, seed=3), root=tiny_zoo)
+    info = zoo.info("feedback", root=tiny_zoo)
+    assert (info["format"], info["parent"], info["seed"]) == ("document", "base", 3)
+    assert info["config"]["n_reviews"] == 16 and metrics["steps"] == 2
+    assert 0.0 <= metrics["validation_review_accuracy"] <= 1.0

@@ -1,0 +1,62 @@
+"""The feedback model's data and training: reviews are world text about training prompts, the loss sits on
+the verdict, and fine-tuning moves the model toward the reviews' verdicts."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from alignkit import cai
+from alignkit.feedback import FeedbackSettings, review_accuracy, split_review, train_feedback_model
+from alignkit.world import load_world
+from alignkit.world.reviews import QUESTIONS, critiques, reviews
+from alignkit.world.tasks import splits
+
+
+@pytest.fixture(scope="module")
+def world():
+    return load_world()
+
+
+def test_reviews_are_about_training_or_validation_prompts_never_test_ones(world):
+    split = splits(world)
+    test_prompts = {t.prompt for t in split.heldout}
+    for name, allowed in (("train", split.train), ("validation", split.validation)):
+        allowed_prompts = {t.prompt for t in allowed}
+        for document in reviews(world, 200, split=name) + critiques(world, 50, split=name):
+            prompt = document.split("Human: ", 1)[1]
+            assert any(prompt.startswith(p + " ") for p in allowed_prompts)
+            assert not any(prompt.startswith(p + " ") for p in test_prompts - allowed_prompts)
+    with pytest.raises(ValueError, match="never 'heldout'"):
+        reviews(world, 1, split="heldout")
+
+
+def test_reviews_ask_both_directions_and_both_positions(world):
+    documents = reviews(world, 400)
+    verdicts = [split_review(d)[1] for d in documents]
+    assert 0.35 < verdicts.count(" (A)") / len(verdicts) < 0.65
+    worse_questions = {q for _, worse in QUESTIONS.values() for q in worse}
+    assert 0.2 < sum(any(q in d for q in worse_questions) for d in documents) / len(documents) < 0.6
+    assert reviews(world, 5, seed=1) != reviews(world, 5, seed=2) and reviews(world, 5) == reviews(world, 5)
+
+
+def test_split_review_rejects_text_without_a_verdict():
+    question, verdict = split_review("Consider this. Options: (A) x (B) y Answer: (B)")
+    assert question.endswith(cai.ANSWER_CUE) and verdict == " (B)"
+    with pytest.raises(ValueError, match="not a review"):
+        split_review("Consider this. Options: (A) x (B) y Answer: maybe")
+
+
+def test_training_raises_the_verdicts_probability(world, tiny_lm, small_tokenizer):
+    documents = reviews(world, 16)
+    questions, verdicts = zip(*(split_review(d) for d in documents))
+
+    def verdict_logprob() -> float:
+        with torch.no_grad():
+            return float(cai.continuation_logprobs(tiny_lm, small_tokenizer, list(questions), list(verdicts)).mean())
+
+    before = verdict_logprob()
+    log = train_feedback_model(tiny_lm, small_tokenizer, documents,
+                               FeedbackSettings(epochs=4, batch_size=8, learning_rate=3e-3))
+    assert len(log) == 8 and log[-1]["seconds"] > 0
+    assert verdict_logprob() > before + 1.0
+    assert 0.0 <= review_accuracy(tiny_lm, small_tokenizer, documents) <= 1.0
