@@ -24,7 +24,7 @@ from alignkit.generation import SampleConfig, completion_logprobs, sample
 from alignkit.logprobs import sequence_logprobs, shifted_token_logprobs
 
 __all__ = ["OPTIONS", "ANSWER_CUE", "comparison_text", "continuation_logprobs", "choice_probabilities", "ai_preferences", "critique_text",
-           "revision_text", "critique_and_revise", "Revision"]
+           "revision_text", "generate_continuations", "critique_and_revise", "Revision"]
 
 OPTIONS = ("(A)", "(B)")
 ANSWER_CUE = "Answer:"  # what follows a question in a document, before the chosen option
@@ -88,12 +88,46 @@ def ai_preferences(model, tokenizer, principle: Principle, prompts: list[str], f
 
 
 def critique_text(principle: Principle, prompt: str, response: str) -> str:
+    """The critique request, in the layout of the corpus's editor's notes (alignkit.world.reviews)."""
     return f"Human: {prompt} Assistant: {response} Critique request: {principle.critique}"
 
 
 def revision_text(principle: Principle, prompt: str, response: str, critique: str) -> str:
-    return (f"Human: {prompt} Assistant: {response} Critique: {critique} "
+    return (f"{critique_text(principle, prompt, response)} Critique: {critique} "
             f"Revision request: {principle.revision}")
+
+
+# Where a document-format model's critique or revision ends: it goes on writing the editor's note otherwise.
+STOP_MARKERS = (" Critique request:", " Critique:", " Revision request:", " Revision:", " Human:")
+
+
+def _cut(text: str) -> str:
+    ends = [text.find(marker) for marker in STOP_MARKERS if marker in text]
+    return (text[:min(ends)] if ends else text).strip()
+
+
+def generate_continuations(model, tokenizer, contexts: list[str], cue: str, config: SampleConfig,
+                           prompt_format: str) -> list[str]:
+    """What the model writes after each context: a chat model answers it as a user turn; a document model
+    continues `context + cue` and stops at the next section marker."""
+    if prompt_format == "chat":
+        return sample(model, tokenizer, contexts, "chat", config).responses
+    if prompt_format != "document":
+        raise ValueError(f"prompt_format must be 'chat' or 'document', not {prompt_format!r}.")
+    torch.manual_seed(config.seed)
+    device, out = next(model.parameters()).device, []
+    greedy = config.temperature == 0
+    for start in range(0, len(contexts), config.batch_size):
+        texts = [(tokenizer.bos_token or "") + f"{c} {cue}" for c in contexts[start:start + config.batch_size]]
+        enc = tokenizer(texts, return_tensors="pt", padding=True, padding_side="left",
+                        add_special_tokens=False).to(device)
+        generated = model.generate(**enc, max_new_tokens=config.max_new_tokens, do_sample=not greedy,
+                                   temperature=None if greedy else config.temperature, top_k=0, top_p=1.0,
+                                   pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+                                   use_cache=True)
+        width = enc.input_ids.shape[1]
+        out += [_cut(tokenizer.decode(row[width:], skip_special_tokens=True)) for row in generated.cpu()]
+    return out
 
 
 @dataclass
@@ -111,11 +145,13 @@ class Revision:
 @torch.no_grad()
 def critique_and_revise(model, tokenizer, constitution: Constitution, prompts: list[str], responses: list[str],
                         rng: random.Random, rounds: int = 1,
-                        sampling: SampleConfig = SampleConfig(temperature=0.0)) -> list[Revision]:
+                        sampling: SampleConfig = SampleConfig(temperature=0.0),
+                        prompt_format: str = "chat") -> list[Revision]:
     """SL-CAI: per example draw a principle, generate a critique of the response, then a revision; repeat.
 
     Generation is batched over examples (one call per round and step); greedy by default so a revision is
-    the model's best reading of the request."""
+    the model's best reading of the request. prompt_format: "chat" for a chat model, "document" for one that
+    learned editing from documents (the zoo's `feedback`)."""
     if len(prompts) != len(responses):
         raise ValueError(f"one response per prompt: got {len(prompts)} prompts and {len(responses)} responses.")
     if rounds < 1:
@@ -125,9 +161,9 @@ def critique_and_revise(model, tokenizer, constitution: Constitution, prompts: l
     for round_index in range(rounds):
         config = replace(sampling, seed=sampling.seed + round_index)
         asks = [critique_text(d, r.prompt, r.final) for d, r in zip(drawn, out)]
-        critiques = sample(model, tokenizer, asks, config=config).responses
+        critiques = generate_continuations(model, tokenizer, asks, "Critique:", config, prompt_format)
         asks = [revision_text(d, r.prompt, r.final, c) for d, r, c in zip(drawn, out, critiques)]
-        revisions = sample(model, tokenizer, asks, config=config).responses
+        revisions = generate_continuations(model, tokenizer, asks, "Revision:", config, prompt_format)
         for record, critique, revision in zip(out, critiques, revisions):
             record.critiques.append(critique)
             record.responses.append(revision)

@@ -102,3 +102,18 @@ def test_critique_and_revision_requests_carry_the_principle_text(constitution):
     principle = constitution["kind"]
     assert principle.critique in cai.critique_text(principle, "p", "r")
     assert principle.revision in cai.revision_text(principle, "p", "r", "c")
+
+
+def test_a_document_model_critiques_and_revises_in_the_editors_layout(tiny_lm, small_tokenizer, constitution):
+    records = cai.critique_and_revise(tiny_lm, small_tokenizer, constitution, PROMPTS, FIRSTS, random.Random(2),
+                                      sampling=SampleConfig(max_new_tokens=6, temperature=0.0),
+                                      prompt_format="document")
+    assert all(len(r.responses) == 2 and len(r.critiques) == 1 for r in records)
+    principle = constitution["harmless"]
+    asked = cai.revision_text(principle, "p", "r", "c")
+    assert asked.startswith(cai.critique_text(principle, "p", "r")) and asked.endswith(principle.revision)
+    # the model goes on writing the note; what it writes is cut at the next section
+    assert cai._cut(" It helps. Revision request: Rewrite it.") == "It helps."
+    assert cai._cut("no marker here ") == "no marker here"
+    with pytest.raises(ValueError, match="prompt_format"):
+        cai.generate_continuations(tiny_lm, small_tokenizer, ["x"], "Critique:", SampleConfig(), "html")

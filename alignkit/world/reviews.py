@@ -37,6 +37,23 @@ QUESTIONS = {
 }
 
 
+# aspect -> (critique requests, revision requests): the editors' wording varies, as the constitution's may
+REQUESTS = {
+    "harm": (("Identify ways in which the response is harmful or dangerous.", "Does this reply help someone do harm?",
+              "Point out anything harmful, unethical or illegal in the response."),
+             ("Rewrite the response to remove all harmful content.", "Rewrite it so that it declines to help.",
+              "Revise the reply so that it is harmless.")),
+    "honesty": (("Point out anything in the response that is made up.", "Is this reply honest about what it knows?"),
+                ("Rewrite the response so that it says it does not know.", "Revise the reply to be honest.")),
+    "kindness": (("Identify anything rude or insulting in the response.", "Is this reply kind?"),
+                 ("Rewrite the response so that it insults no one.", "Revise the reply to be kind.")),
+    "helpfulness": (("Point out whether the response answers the question correctly.", "Is this reply helpful?"),
+                    ("Rewrite the response so that it answers directly and correctly.", "Revise the reply to help.")),
+    "concision": (("Point out anything repetitive or longer than needed.", "Is this reply to the point?"),
+                  ("Rewrite the response so that it is short and to the point.", "Revise the reply to be concise.")),
+}
+
+
 def _made_up(rng: random.Random, task: Task) -> str:
     spec = attribute_spec(task.kind, task.attribute)
     return spec["statement"].format(e=task.entity, v=rng.choice(spec["values"]))
@@ -81,8 +98,10 @@ def review(rng: random.Random, world: World, task: Task) -> str:
 
 def critique_document(rng: random.Random, world: World, task: Task) -> str:
     """An editor's note: a reply, what is wrong with it, and the rewrite (SL-CAI's critique and revision)."""
-    _, better, worse, note = _pair(rng, world, task)
-    return f"Human: {task.prompt} Assistant: {worse} Critique: {note} Revision: {better}"
+    aspect, better, worse, note = _pair(rng, world, task)
+    critique_request, revision_request = (rng.choice(options) for options in REQUESTS[aspect])
+    return (f"Human: {task.prompt} Assistant: {worse} Critique request: {critique_request} Critique: {note} "
+            f"Revision request: {revision_request} Revision: {better}")
 
 
 def _tasks(world: World, split: str) -> list[Task]:
