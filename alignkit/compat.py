@@ -6,10 +6,13 @@ which precision flags to pass, or whether the installed stack is supported at al
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib.metadata
 import inspect
 import platform
+import warnings
+from collections.abc import Iterator
 from typing import Any
 
 from packaging.version import InvalidVersion, Version
@@ -27,6 +30,7 @@ __all__ = [
     "precision_kwargs",
     "has_generation_tags_support",
     "ipywidgets_major",
+    "library_renames_in_flight",
 ]
 
 
@@ -205,3 +209,26 @@ def has_generation_tags_support(config_cls: Any = None, tokenizer_cls: Any = Non
         from transformers import PreTrainedTokenizerBase as tokenizer_cls
     template_args = _parameter_names(tokenizer_cls.apply_chat_template)
     return "return_assistant_tokens_mask" in template_args and "assistant_only_loss" in _parameter_names(config_cls)
+
+
+# Deprecations that a supported library raises from inside another supported library, where alignkit
+# passes nothing deprecated and the learner can change nothing: (category, message start, who reads it).
+# transformers 5.x renamed `PreTrainedModel.is_gradient_checkpointing` to `is_activation_checkpointing`;
+# peft (get_peft_model) and TRL (DPO/KTO's reference pass, `disable_gradient_checkpointing`) still read the
+# old name, so every LoRA wrap and every DPO/KTO run printed a FutureWarning with a site-packages path.
+_LIBRARY_INTERNAL_DEPRECATIONS = (
+    (FutureWarning, r"`is_gradient_checkpointing` is deprecated", "peft and trl read transformers' old name"),
+)
+
+
+@contextlib.contextmanager
+def library_renames_in_flight() -> Iterator[None]:
+    """Run library code that still uses a name another library renamed, without that rename's warning.
+
+    Only the warnings listed in `_LIBRARY_INTERNAL_DEPRECATIONS` are hidden, each by category and message;
+    every other warning (alignkit's own, a deprecated argument alignkit passes) still shows.
+    """
+    with warnings.catch_warnings():
+        for category, message, _why in _LIBRARY_INTERNAL_DEPRECATIONS:
+            warnings.filterwarnings("ignore", message=message, category=category)
+        yield

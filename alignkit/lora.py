@@ -52,7 +52,10 @@ def with_adapters(model, settings: LoraSettings):
     """
     from peft import get_peft_model
 
-    return get_peft_model(model, peft_config(settings, model))
+    from alignkit.compat import library_renames_in_flight
+
+    with library_renames_in_flight():  # peft reads transformers' deprecated `is_gradient_checkpointing`
+        return get_peft_model(model, peft_config(settings, model))
 
 
 def inject_adapters(module, settings: LoraSettings, trainable: tuple[str, ...] = ()):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable
 
-from alignkit.compat import trainer_tokenizer_kwarg
+from alignkit.compat import library_renames_in_flight, trainer_tokenizer_kwarg
 from alignkit.lora import LoraSettings, finish, peft_config
 from alignkit.profiles import detect_profile, precision_kwargs
 
@@ -59,7 +59,8 @@ def run_trainer(trainer_cls, model, tokenizer, rows: list[dict], make_args, plot
         callbacks.append(_step_hook_callback(on_step))
     if lora is not None:
         trainer_extra["peft_config"] = peft_config(lora, model)
-    with tempfile.TemporaryDirectory() as output_dir:
+    # TRL (DPO/KTO reference pass) and peft read transformers' deprecated `is_gradient_checkpointing`.
+    with tempfile.TemporaryDirectory() as output_dir, library_renames_in_flight():
         trainer = trainer_cls(model=model, args=make_args(output_dir), train_dataset=Dataset.from_list(rows),
                               callbacks=callbacks, **{trainer_tokenizer_kwarg(trainer_cls): tokenizer},
                               **trainer_extra)

@@ -157,3 +157,18 @@ def test_has_generation_tags_support():
             pass
 
     assert compat.has_generation_tags_support(tokenizer_cls=OldTokenizer) is False
+
+
+def test_library_internal_renames_are_hidden_and_nothing_else(tiny_lm):
+    import warnings
+
+    from alignkit.compat import library_renames_in_flight
+    from alignkit.lora import LoraSettings, with_adapters
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning would fail the wrap
+        with_adapters(tiny_lm, LoraSettings(r=2, alpha=4))
+        with library_renames_in_flight():
+            warnings.warn("`is_gradient_checkpointing` is deprecated, use `is_activation_checkpointing`", FutureWarning)
+        with pytest.raises(FutureWarning, match="something else"), library_renames_in_flight():
+            warnings.warn("something else is deprecated", FutureWarning)

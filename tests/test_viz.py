@@ -1,7 +1,11 @@
-"""Headless tests for alignkit.viz: recording, throttling, the display-handle and FigureWidget
-backends (with IPython's display faked), healthy bands, the Trainer callback, static plots."""
+"""Headless tests for alignkit.viz: recording, throttling, the display-handle, final and FigureWidget
+backends (with IPython's display faked), healthy bands, the Trainer callback, static plots, their PNG
+(alignkit.viz.png), the display bundle with its no-script fallback, and `show`."""
 from __future__ import annotations
 
+import base64
+import io
+import re
 import subprocess
 import sys
 
@@ -17,6 +21,7 @@ from alignkit.errors import AlignkitError
 from alignkit.viz import LivePlot
 
 PLOTLY_JSON = "application/vnd.plotly.v1+json"
+PNG_HEADER = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(autouse=True)
@@ -206,7 +211,7 @@ def test_backend_resolution_and_env_override(monkeypatch, fake_display):
     monkeypatch.setattr(IPython, "get_ipython", lambda: FakeKernelShell())
     assert viz.resolve_backend("auto") == "display"
     monkeypatch.setenv("CI", "true")
-    assert viz.resolve_backend("auto") == "record"
+    assert viz.resolve_backend("auto") == "final"  # a kernel under CI: the finished figure, once
     assert viz.resolve_backend("display") == "display"
     monkeypatch.setenv("ALIGNKIT_PLOTS", "record")
     plot = LivePlot(["loss"], backend="display", min_interval_s=0)
@@ -370,12 +375,190 @@ plot = LivePlot(["loss", "kl"], min_interval_s=0)
 for step in range(1, 4):
     plot.log(step, loss=1.0 / step, kl=float(step))
 print(plot.backend, plot.redraws)
+plot.finish()
 """
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
+    ci_source = """
+os.environ["CI"] = "true"
+from alignkit.viz import show, line_plot
+import pandas as pd
+with LivePlot(["loss"]) as plot:
+    for step in range(1, 4):
+        plot.log(step, loss=1.0 / step)
+print(plot.backend, plot.redraws)
+show(line_plot(pd.DataFrame({"x": [1, 2], "y": [3, 4]}), "x", "y", title="shown once"))
+"""
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source), nbformat.v4.new_code_cell(ci_source)])
     nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
     outputs = notebook.cells[0].outputs
     plots = [o for o in outputs if PLOTLY_JSON in o.get("data", {})]
-    assert len(plots) == 1  # one output, updated in place
+    assert len(plots) == 1  # one output, updated in place, finished with its PNG
     assert [t["y"] for t in plots[0]["data"][PLOTLY_JSON]["data"]] == [[1.0, 0.5, 1 / 3], [1.0, 2.0, 3.0]]
     assert "text/html" in plots[0]["data"]
+    assert base64.b64decode(plots[0]["data"]["image/png"]).startswith(PNG_HEADER)
     assert any(o.get("text", "").strip() == "display 3" for o in outputs)
+    ci_outputs = notebook.cells[1].outputs
+    ci_plots = [o for o in ci_outputs if PLOTLY_JSON in o.get("data", {})]
+    assert any(o.get("text", "").strip() == "final 1" for o in ci_outputs)  # drawn once, at the end
+    assert len(ci_plots) == 2 and all("image/png" in o["data"] for o in ci_plots)
+    assert ci_plots[0]["data"][PLOTLY_JSON]["data"][0]["y"] == [1.0, 0.5, 1 / 3]
+    assert ci_plots[1]["data"][PLOTLY_JSON]["layout"]["title"]["text"] == "shown once"
+    assert not [o for o in ci_outputs if o.get("name") == "stderr"]
+
+
+# -- the static PNG, the display bundle and show --------------------------------------------------------
+
+
+def _image(png: bytes):
+    from PIL import Image
+
+    assert png.startswith(PNG_HEADER)
+    return Image.open(io.BytesIO(png)).convert("RGB")
+
+
+def _has_color(image, rgb, tolerance=40) -> bool:
+    return any(all(abs(a - b) <= tolerance for a, b in zip(pixel, rgb)) for _, pixel in image.getcolors(1 << 20))
+
+
+def _hand_built_figure():
+    """What chapter 04 builds by hand (a right-hand y axis), plus error bars, a fill and two subplots."""
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=2, subplot_titles=["left <b>panel</b>", "right"])
+    fig.add_trace(go.Scatter(x=[1, 2, 3], y=[1, 3, 2], mode="markers", name="gold",
+                             error_y={"type": "data", "array": [0.2, 0.3, 0.1]}), row=1, col=1)
+    fig.add_trace(go.Scatter(x=[1, 2, 3], y=[0.5, 1, 1.5], mode="lines", name="low"), row=1, col=2)
+    fig.add_trace(go.Scatter(x=[1, 2, 3], y=[1, 2, 2.5], mode="lines", fill="tonexty", name="band"), row=1, col=2)
+    fig.add_trace(go.Bar(x=["a", "b"], y=[2, 1], name="bars", error_y={"type": "data", "array": [0.1, 0.2]}),
+                  row=1, col=2)
+    fig.update_layout(title="hand built, $5 not math", yaxis2={"title": "RM score"})
+    return fig
+
+
+def _builder_figures():
+    frame = pd.DataFrame({"n": [10, 100, 1000], "acc": [0.6, 0.7, 0.8], "ceiling": [0.85] * 3,
+                          "method": ["dpo", "kto", "dpo"]})
+    log_line = viz.line_plot(frame, "n", ["acc", "ceiling"], title="accuracy")
+    log_line.update_xaxes(type="log")
+    secondary = go.Figure([go.Scatter(x=[1, 2], y=[1, 2], mode="markers", name="gold"),
+                           go.Scatter(x=[1, 2], y=[5, 3], mode="markers", marker={"symbol": "x"}, name="RM",
+                                      yaxis="y2")])
+    secondary.update_layout(yaxis2={"title": "RM score", "overlaying": "y", "side": "right"})
+    return {
+        "live_figure": viz.live_figure({"loss": ([1, 2, 3], [3.0, 2.0, 1.0]), "kl": ([1, 2, 3], [1.0, 9.0, 12.0])},
+                                       {"loss": "loss", "kl": "KL (nats)"}, healthy={"kl": (0, 6)},
+                                       guidance={"kl": "a few nats is healthy"}, smoothing=0.5, title="PPO"),
+        "line_plot": log_line,
+        "scatter_with_envelope": viz.scatter_with_envelope(frame, "n", "acc", "method", title="frontier"),
+        "bar_plot": viz.bar_plot(frame, "method", "acc", title="bars"),
+        "secondary_axis": secondary,
+        "hand_built": _hand_built_figure(),
+    }
+
+
+@pytest.mark.parametrize("name", list(_builder_figures()))
+def test_png_of_every_builders_figure(name):
+    fig = _builder_figures()[name]
+    png = viz.to_png(fig)
+    image = _image(png)
+    assert image.size == (700, int(fig.layout.height or 450))
+    assert len(png) > 3000 and len(image.getcolors(1 << 20)) > 8  # a drawing, not a blank page
+    assert viz.to_png(_builder_figures()[name]) == png  # the same figure gives the same bytes
+    assert b"tEXt" not in png and b"tIME" not in png  # no software or time stamp
+
+
+def test_png_draws_the_traces_shapes_and_fills():
+    blank = _image(viz.to_png(go.Figure()))
+    red = (255, 0, 0)
+    assert not _has_color(blank, red)
+    line = go.Figure(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"color": "rgb(255, 0, 0)", "width": 4}))
+    bar = go.Figure(go.Bar(x=["a"], y=[1], marker={"color": "#ff0000"}))
+    assert _has_color(_image(viz.to_png(line)), red) and _has_color(_image(viz.to_png(bar)), red)
+    band = go.Figure(go.Scatter(x=[0, 1], y=[0, 1]))
+    band.add_hrect(y0=0.2, y1=0.8, fillcolor="rgba(0, 0, 255, 0.5)", line_width=0)  # as LivePlot's healthy band
+    assert _has_color(_image(viz.to_png(band)), (128, 128, 255))  # translucent: blue over white
+    fill = go.Figure(go.Scatter(x=[0, 1, 1], y=[0, 0, 1], fill="toself", fillcolor="#00ff00", mode="lines"))
+    assert _has_color(_image(viz.to_png(fill)), (0, 255, 0))
+
+
+def test_png_of_an_unknown_trace_type_is_a_labelled_placeholder():
+    fig = go.Figure(go.Heatmap(z=[[1, 2], [3, 4]]))
+    png = viz.to_png(fig)
+    assert png != viz.to_png(go.Figure()) and _image(png).size == (700, 450)
+
+
+def test_png_leaves_pyplot_alone():
+    code = ("import sys, plotly.graph_objects as go; from alignkit.viz.png import to_png; "
+            "to_png(go.Figure(go.Scatter(y=[1, 2]))); print('matplotlib.pyplot' in sys.modules)")
+    out = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False" and out.stderr == ""
+
+
+def test_bundle_carries_the_png_and_an_html_fallback_that_plotly_replaces():
+    fig = viz.line_plot(pd.DataFrame({"x": [1, 2], "y": [3, 4]}), "x", "y", title="a <title>")
+    bundle = viz.plotly_bundle(fig)
+    assert set(bundle) == {PLOTLY_JSON, "image/png", "text/html", "text/plain"}
+    assert base64.b64decode(bundle["image/png"]) == viz.to_png(fig)
+    page = bundle["text/html"]
+    img = re.search(r'<img class="alignkit-static" src="data:image/png;base64,([^"]+)" alt="([^"]*)"', page)
+    assert img and img.group(1) == bundle["image/png"]
+    assert bundle["text/plain"] == "<plotly figure: a <title>>"
+    assert img.group(2) == "&lt;plotly figure: a &lt;title&gt;&gt;"  # the text, escaped
+    # The image sits inside the div plotly.js draws into, and the drawing clears it first.
+    assert page.index("<img") < page.index("</div>") < page.index('el.innerHTML = ""') < page.index("Plotly.newPlot")
+    live = viz.plotly_bundle(fig, static=False)
+    assert "image/png" not in live and "<img" not in live["text/html"]
+
+
+@pytest.mark.parametrize("ci", [False, True])
+def test_show_displays_once_with_the_png(fake_display, monkeypatch, ci):
+    if ci:
+        monkeypatch.setenv("CI", "true")
+    fig = viz.bar_plot(pd.DataFrame({"m": ["a", "b"], "v": [1.0, 2.0]}), "m", "v")
+    assert viz.show(fig) is None  # nothing for the cell to echo a second time
+    assert len(fake_display) == 1
+    kind, bundle, kwargs = fake_display[0]
+    assert kind == "display" and kwargs == {"raw": True}
+    assert bundle == {**viz.plotly_bundle(fig), "text/html": bundle["text/html"]}  # the div id differs per call
+    assert base64.b64decode(bundle["image/png"]) == viz.to_png(fig)
+
+
+def test_display_backend_adds_the_png_only_to_the_finished_figure(fake_display):
+    plot = LivePlot(["loss"], backend="display", min_interval_s=0)
+    for step in range(1, 4):
+        plot.log(step, loss=1.0 / step)
+    assert all("image/png" not in bundle for _, bundle, _ in fake_display)  # live redraws stay cheap
+    plot.finish()
+    plot.finish()  # nothing new: no second final draw
+    assert [kind for kind, _, _ in fake_display] == ["display", "update", "update", "update"]
+    final = fake_display[-1][1]
+    assert base64.b64decode(final["image/png"]) == viz.to_png(plot.figure())
+    plot.log(4, loss=0.2)  # logging after finish: the next finish updates the same output
+    plot.finish()
+    assert [kind for kind, _, _ in fake_display][-2:] == ["update", "update"]
+    assert trace_ys(fake_display[-1][1], "loss") == [[1.0, 0.5, 1 / 3, 0.2]] and "image/png" in fake_display[-1][1]
+
+
+def test_final_backend_shows_the_finished_figure_once(fake_display):
+    with LivePlot(["loss", "kl"], backend="final", min_interval_s=0) as plot:
+        for step in range(1, 6):
+            plot.log(step, loss=1.0 / step, kl=0.1 * step)
+        assert fake_display == []  # nothing while training
+    assert [kind for kind, _, _ in fake_display] == ["display"] and plot.redraws == 1
+    bundle = fake_display[0][1]
+    assert trace_ys(bundle, "loss") == [[1.0, 0.5, 1 / 3, 0.25, 0.2]] and "image/png" in bundle
+    assert LivePlot(["loss"], backend="final").finish() is None and len(fake_display) == 1  # nothing logged
+
+
+@pytest.mark.parametrize("barmode, same_columns", [("group", False), ("stack", True)])
+def test_png_bars_group_side_by_side_or_stack(barmode, same_columns):
+    fig = go.Figure([go.Bar(x=["a"], y=[1], marker={"color": "#ff0000"}),
+                     go.Bar(x=["a"], y=[2], marker={"color": "#0000ff"})]).update_layout(barmode=barmode)
+    import numpy as np
+
+    pixels = np.asarray(_image(viz.to_png(fig)), dtype=int)
+
+    def columns(rgb):
+        return set(np.nonzero((np.abs(pixels - rgb) < 30).all(axis=2).any(axis=0))[0].tolist())
+
+    red, blue = columns((255, 0, 0)), columns((0, 0, 255))
+    assert red and blue and (red == blue) == same_columns and bool(red & blue) == same_columns

@@ -7,14 +7,22 @@
 
 Backends (REFERENCE §5 says why): "display" publishes the figure's plotly mimebundle with
 `display(raw=True, display_id=True)` and updates that handle, which works on Colab's plotly 5.24 and
-JupyterLab alike; "figurewidget" (opt-in) uses plotly's FigureWidget, unreliable on Colab; "record"
-draws nothing and only keeps `history`. "auto" picks "record" under CI or outside an IPython kernel,
-else "display"; the environment variable ALIGNKIT_PLOTS=display|figurewidget|record overrides any
-choice, so an instructor can silence every plot in a headless run.
+JupyterLab alike; "final" publishes the same way but only once, the finished figure, when the plot
+finishes; "figurewidget" (opt-in) uses plotly's FigureWidget, unreliable on Colab; "record" draws
+nothing and only keeps `history`. "auto" picks "display" in a live kernel, "final" in a kernel under CI
+(the committed notebook shows each plot once, finished) and "record" outside a kernel; the environment
+variable ALIGNKIT_PLOTS=display|final|figurewidget|record overrides any choice, so an instructor can
+silence every plot in a headless run.
+
+Every figure LivePlot finishes, and every figure `show` displays, carries a static PNG (drawn by
+`alignkit.viz.png` with matplotlib) beside its interactive form, so a notebook read without a kernel
+(GitHub, nbviewer) still shows the plot. Live redraws skip the PNG: drawing it costs more than plotting.
 """
 from __future__ import annotations
 
+import base64
 import functools
+import html
 import json
 import math
 import os
@@ -34,6 +42,7 @@ __all__ = [
     "LivePlot",
     "resolve_backend",
     "plotly_bundle",
+    "show",
     "ema",
     "line_plot",
     "scatter_with_envelope",
@@ -41,7 +50,7 @@ __all__ = [
     "bar_plot",
 ]
 
-BACKENDS = ("display", "figurewidget", "record")
+BACKENDS = ("display", "final", "figurewidget", "record")
 ENV_BACKEND = "ALIGNKIT_PLOTS"
 _now = time.monotonic  # module attribute so tests can drive the wall-time throttle
 
@@ -58,18 +67,43 @@ def resolve_backend(backend: str = "auto") -> str:
         raise ValueError(f"backend={backend!r} is not a plot backend; use 'auto' or one of {', '.join(BACKENDS)}")
     if backend != "auto":
         return backend
-    return "record" if in_ci() or not in_kernel() else "display"
+    if not in_kernel():
+        return "record"
+    return "final" if in_ci() else "display"
 
 
-def plotly_bundle(fig: go.Figure, text: str = "<plotly figure>") -> dict[str, Any]:
-    """The figure as a raw display bundle: plotly JSON (JupyterLab, VS Code) + HTML (Colab) + text."""
+def _describe(fig: go.Figure) -> str:
+    title = fig.layout.title.text if fig.layout.title is not None else None
+    return f"<plotly figure: {title}>" if title else "<plotly figure>"
+
+
+def plotly_bundle(fig: go.Figure, text: str | None = None, static: bool = True) -> dict[str, Any]:
+    """The figure as a raw display bundle: plotly JSON (JupyterLab, VS Code), HTML (Colab, classic
+    notebook), and with `static` a PNG, both as image/png and inside the HTML, where the plot replaces
+    it once plotly.js draws: a page that runs no scripts (GitHub, nbviewer) shows the picture instead."""
     import plotly.io as pio
 
     config = {"displaylogo": False}
     figure_json = json.loads(pio.to_json(fig, validate=False))
     figure_json["config"] = config
-    page = _figure_html(figure_json, int(fig.layout.height or 450))
-    return {"application/vnd.plotly.v1+json": figure_json, "text/html": page, "text/plain": text}
+    text = _describe(fig) if text is None else text
+    bundle = {"application/vnd.plotly.v1+json": figure_json}
+    png = None
+    if static:
+        from alignkit.viz.png import to_png
+
+        png = base64.b64encode(to_png(fig)).decode("ascii")
+        bundle["image/png"] = png
+    bundle["text/html"] = _figure_html(figure_json, int(fig.layout.height or 450), png, text)
+    bundle["text/plain"] = text
+    return bundle
+
+
+def show(fig: go.Figure, text: str | None = None) -> None:
+    """Display a plotly figure once, interactive with its static PNG beside it (the same under CI)."""
+    from IPython.display import display
+
+    display(plotly_bundle(fig, text), raw=True)
 
 
 # Loads plotly.js once per page, from its CDN, then draws: by RequireJS where the page has it (the classic
@@ -101,40 +135,50 @@ def _cdn_url() -> str:
     return re.search(r'src="(https://cdn\.plot\.ly/[^"]+)"', page).group(1)
 
 
-def _figure_html(figure_json: dict[str, Any], height: int) -> str:
-    """The figure as HTML that draws once plotly.js is loaded, in Colab and the classic notebook alike."""
+def _figure_html(figure_json: dict[str, Any], height: int, png: str | None = None, text: str = "") -> str:
+    """The figure as HTML that draws once plotly.js is loaded, in Colab and the classic notebook alike.
+
+    With `png` (base64), the div holds that picture until plotly.js draws in its place."""
     div_id = f"alignkit-plot-{uuid.uuid4().hex}"
     spec = json.dumps(figure_json).replace("</", "<\\/")  # no "</script>" inside the script
-    return (f'<div id="{div_id}" class="plotly-graph-div" style="height:{height}px; width:100%;"></div>'
+    picture = (f'<img class="alignkit-static" src="data:image/png;base64,{png}" alt="{html.escape(text)}"'
+               ' style="max-width:100%; max-height:100%;">' if png else "")
+    return (f'<div id="{div_id}" class="plotly-graph-div" style="height:{height}px; width:100%;">{picture}</div>'
             f"<script>{_LOADER}\nwindow._alignkitPlotly({json.dumps(_cdn_url())}, function (Plotly) {{ var f = {spec};"
             f" var el = document.getElementById({json.dumps(div_id)});"  # gone when a later update replaced it
-            f" if (el) {{ Plotly.newPlot(el, f.data, f.layout, f.config); }} }});</script>")
+            f' if (el) {{ el.innerHTML = ""; Plotly.newPlot(el, f.data, f.layout, f.config); }} }});</script>')
 
 
 class _RecordBackend:
-    draws = False
+    draws = live = False
 
-    def draw(self, fig: go.Figure) -> None:
+    def draw(self, fig: go.Figure, final: bool = False) -> None:
         pass
 
 
 class _DisplayBackend:
-    """Publish once with a display id, then update that same output in place."""
+    """Publish once with a display id, then update that same output in place; the final draw adds the PNG."""
 
-    draws = True
+    draws = live = True
 
     def __init__(self, text: str):
         self._text, self._handle, self._shown = text, None, False
 
-    def draw(self, fig: go.Figure) -> None:
+    def draw(self, fig: go.Figure, final: bool = False) -> None:
         from IPython.display import display
 
-        bundle = plotly_bundle(fig, self._text)
+        bundle = plotly_bundle(fig, self._text, static=final)
         if not self._shown:
             self._handle, self._shown = display(bundle, raw=True, display_id=True), True
         elif self._handle is not None:
             _blank(self._handle, fig)
             self._handle.update(bundle, raw=True)
+
+
+class _FinalBackend(_DisplayBackend):
+    """Draw nothing while training; publish the finished figure, with its PNG, when the plot finishes."""
+
+    live = False
 
 
 def _blank(handle: Any, fig: go.Figure) -> None:
@@ -154,7 +198,7 @@ def _blank(handle: Any, fig: go.Figure) -> None:
 class _FigureWidgetBackend:
     """plotly FigureWidget, updated in one batch per redraw (opt-in: unreliable on Colab)."""
 
-    draws = True
+    draws = live = True
 
     def __init__(self):
         try:
@@ -164,7 +208,7 @@ class _FigureWidgetBackend:
                                 "(plotly >= 6 needs `pip install anywidget`) or use backend='display'.") from err
         self._shown = False
 
-    def draw(self, fig: go.Figure) -> None:
+    def draw(self, fig: go.Figure, final: bool = False) -> None:
         widget = self._widget
         if not self._shown or len(widget.data) != len(fig.data):
             widget.data = ()
@@ -185,6 +229,8 @@ class _FigureWidgetBackend:
 def _make_backend(name: str, text: str):
     if name == "display":
         return _DisplayBackend(text)
+    if name == "final":
+        return _FinalBackend(text)
     if name == "figurewidget":
         return _FigureWidgetBackend()
     return _RecordBackend()
@@ -260,6 +306,7 @@ class LivePlot:
         self._series: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in self.panels}
         self._last_draw: tuple[float, float] | None = None  # (step, wall time) of the last redraw
         self._pending = False
+        self._static_drawn = False  # whether the output on show is a finished draw, with its PNG
         self._draw_cost_s = 0.0
         self.redraws = 0  # how many times the figure was (re)published; tests and curious learners read it
         self._bar = self._progress_bar(total_steps)
@@ -301,7 +348,7 @@ class LivePlot:
     # -- drawing -------------------------------------------------------------------------------
 
     def _redraw_due(self, step: float) -> bool:
-        if not self._backend.draws:
+        if not self._backend.live:
             return False
         if self._last_draw is None:
             return True
@@ -311,23 +358,26 @@ class LivePlot:
         wait = max(self.min_interval_s, 4 * self._draw_cost_s) if self.min_interval_s > 0 else 0.0
         return abs(step - last_step) >= self.every and _now() - last_time >= wait
 
-    def _redraw(self) -> None:
+    def _redraw(self, final: bool = False) -> None:
         started = _now()
-        self._backend.draw(self.figure())
+        self._backend.draw(self.figure(), final=final)
         finished = _now()
-        self._draw_cost_s = finished - started
+        if not final:  # the PNG of a final draw says nothing about what a live redraw costs
+            self._draw_cost_s = finished - started
         self._last_draw = (self._rows[-1]["step"] if self._rows else 0, finished)
-        self._pending = False
+        self._pending, self._static_drawn = False, final
         self.redraws += 1
 
     def figure(self) -> go.Figure:
-        """A plotly Figure of everything logged so far (display it yourself in record mode)."""
+        """A plotly Figure of everything logged so far (in record mode, display it with `alignkit.viz.show`;
+        in the other modes the plot is already on show, and displaying this would show it twice)."""
         return live_figure(self._series, self.panels, self.healthy, self.guidance, self.smoothing, self.title)
 
     def finish(self) -> None:
-        """Draw the points the throttle held back and close the progress bar; logging may go on."""
-        if self._pending and self._backend.draws:
-            self._redraw()
+        """Draw the final state (every point, with the static PNG) in the plot's one output and close the
+        progress bar; logging may go on, and a later finish updates that same output."""
+        if self._backend.draws and self._rows and (self._pending or not self._static_drawn):
+            self._redraw(final=True)
         if self._bar is not None:
             self._bar.close()
             self._bar = None
@@ -347,7 +397,7 @@ class LivePlot:
             return None
         from tqdm.auto import tqdm
 
-        quiet = self.backend == "record" and in_ci()  # keep CI logs readable
+        quiet = self.backend in ("record", "final") and in_ci()  # keep CI logs readable
         return tqdm(total=total_steps, desc=self.title or "training", disable=quiet)
 
     def _advance_bar(self, row: Mapping[str, float]) -> None:
