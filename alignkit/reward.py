@@ -75,10 +75,10 @@ def from_trl_rows(trl_rows: list[dict]) -> list[dict]:
 
 @dataclass(frozen=True)
 class RewardSettings:
-    epochs: float = 1.0  # InstructGPT trains its RM for one epoch: a second pass over the same pairs overfits
-    # Measured (scripts/device_check.py, 18k pairs at temperature 1.5 from an earlier sft): 5e-5 reached 0.586
-    # held-out, 2e-4 0.572, and three epochs at 1e-4 0.558; higher rates memorise the training pairs
-    # (0.92-0.95) without generalising.
+    epochs: float = 1.0  # InstructGPT trains its RM for one epoch; chapter 03 measures a second pass (within noise)
+    # Chosen before the validation split existed, on held-out pairs of an earlier sft and oracle (session 2's
+    # GPU check, since removed; see git history): 5e-5 reached 0.586 held-out, 2e-4 0.572, three epochs at 1e-4
+    # 0.558. Not yet re-chosen on the validation prompts (data/README.md, "Which split decided what").
     learning_rate: float = 5e-5
     batch_size: int = 32  # preference pairs per step (the model sees 2x as many sequences)
     max_length: int = 128  # tokens; longer pairs are dropped by TRL, the world's conversations are far shorter
