@@ -2,10 +2,9 @@
 shows a static image and appears once, no saved widget state renders as nothing, and no output shows a
 local path or a Python warning.
 
-EXPECTED TO FAIL until the chapters are re-executed with the current alignkit: outputs committed before
-`alignkit.viz.show` and the PNG in `plotly_bundle` carry plotly JSON without image/png, and some carry a
-transformers FutureWarning with a site-packages path. The checker itself is tested on small synthetic
-notebooks below, so a failure means the committed outputs, not the checker.
+A figure's static image travels inside its text/html (an <img> the plotly loader replaces), not as an
+image/png entry, which JupyterLab would show instead of the interactive plot. The checker itself is
+tested on small synthetic notebooks below, so a failure means the committed outputs, not the checker.
 """
 from __future__ import annotations
 
@@ -21,6 +20,7 @@ PLOTLY_JSON = "application/vnd.plotly.v1+json"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 LOCAL_PATH = re.compile(r"/tmp/|/work/|/home/|site-packages|\.venv")
 WARNING = re.compile(r"\w*Warning:")
+STATIC_IMAGE = re.compile(r'<img class="alignkit-static" src="data:image/png;base64,[A-Za-z0-9+/=]{100,}"')
 BASE64_RUN = re.compile(r"[A-Za-z0-9+/=]{200,}")  # images and plotly's typed arrays, where "/tmp/" can occur by chance
 
 
@@ -50,9 +50,13 @@ def notebook_problems(notebook: dict) -> list[str]:
             data = output.get("data") or {}
             if PLOTLY_JSON in data:
                 figures.append(_figure_title(output))
-                if "image/png" not in data:
-                    problems.append(f"{where}: a plotly figure without image/png (shows nothing on GitHub); "
-                                    "display it with alignkit.viz.show(fig)")
+                page = data.get("text/html", "")
+                if not STATIC_IMAGE.search("".join(page) if isinstance(page, list) else page):
+                    problems.append(f"{where}: a plotly figure without a static image in its HTML (shows nothing "
+                                    "on GitHub); display it with alignkit.viz.show(fig)")
+                if "image/png" in data:
+                    problems.append(f"{where}: a plotly figure with an image/png entry (JupyterLab shows it instead "
+                                    "of the interactive plot)")
             if WIDGET_VIEW in data:
                 problems.append(f"{where}: a widget view output (renders nothing without a kernel)")
             for text in _texts(output):
@@ -83,9 +87,13 @@ def _notebook(*outputs, metadata=None):
     return {"metadata": metadata or {}, "cells": [{"id": "c0", "cell_type": "code", "outputs": list(outputs)}]}
 
 
-def _figure(title="t", png=True):
-    data = {PLOTLY_JSON: {"data": [], "layout": {"title": {"text": title}}}, "text/plain": "<plotly figure>"}
+def _figure(title="t", png=True, png_entry=False):
+    data = {PLOTLY_JSON: {"data": [], "layout": {"title": {"text": title}}}, "text/plain": "<plotly figure>",
+            "text/html": '<div class="alignkit-plot"></div>'}
     if png:
+        data["text/html"] = ('<div class="alignkit-plot"><img class="alignkit-static" src="data:image/png;base64,'
+                             + "iVBORw0KGgo" * 20 + '" alt="t"></div>')
+    if png_entry:
         data["image/png"] = "iVBORw0KGgo="
     return {"output_type": "display_data", "data": data, "metadata": {}}
 
@@ -104,7 +112,8 @@ def test_checker_accepts_a_clean_notebook():
 
 
 @pytest.mark.parametrize("notebook, expected", [
-    (_notebook(_figure(png=False)), "without image/png"),
+    (_notebook(_figure(png=False)), "without a static image"),
+    (_notebook(_figure(png_entry=True)), "with an image/png entry"),
     (_notebook(_figure("x"), _figure("x")), "more than once"),
     (_notebook(metadata={"widgets": {"application/vnd.jupyter.widget-state+json": {}}}), "widget state"),
     (_notebook({"output_type": "display_data", "data": {WIDGET_VIEW: {"model_id": "1"}, "text/plain": "w"}}),

@@ -79,8 +79,11 @@ def _describe(fig: go.Figure) -> str:
 
 def plotly_bundle(fig: go.Figure, text: str | None = None, static: bool = True) -> dict[str, Any]:
     """The figure as a raw display bundle: plotly JSON (JupyterLab, VS Code), HTML (Colab, classic
-    notebook), and with `static` a PNG, both as image/png and inside the HTML, where the plot replaces
-    it once plotly.js draws: a page that runs no scripts (GitHub, nbviewer) shows the picture instead."""
+    notebook), and with `static` a PNG inside the HTML, where the plot replaces it once plotly.js draws:
+    a page that runs no scripts (GitHub, nbviewer) shows the picture instead.
+
+    The PNG is not a bundle entry of its own: JupyterLab ranks image/png above the plotly renderer and
+    would show the picture in place of the interactive plot (measured in tests/browser)."""
     import plotly.io as pio
 
     config = {"displaylogo": False}
@@ -93,7 +96,6 @@ def plotly_bundle(fig: go.Figure, text: str | None = None, static: bool = True) 
         from alignkit.viz.png import to_png
 
         png = base64.b64encode(to_png(fig)).decode("ascii")
-        bundle["image/png"] = png
     bundle["text/html"] = _figure_html(figure_json, int(fig.layout.height or 450), png, text)
     bundle["text/plain"] = text
     return bundle
