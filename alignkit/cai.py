@@ -20,8 +20,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from alignkit.constitution import Constitution, Principle, comparison_text
-from alignkit.generation import SampleConfig, completion_logprobs, sample
-from alignkit.logprobs import sequence_logprobs, shifted_token_logprobs
+from alignkit.generation import SampleConfig, completion_logprobs, sample, scored_logprobs
 
 __all__ = ["OPTIONS", "ANSWER_CUE", "comparison_text", "continuation_logprobs", "choice_probabilities", "ai_preferences", "critique_text",
            "revision_text", "generate_continuations", "critique_and_revise", "Revision"]
@@ -33,22 +32,17 @@ ANSWER_CUE = "Answer:"  # what follows a question in a document, before the chos
 def continuation_logprobs(model, tokenizer, contexts: list[str], continuations: list[str],
                           batch_size: int = 64) -> torch.Tensor:
     """log p(continuation | context) for documents (a pretrained model's format): [N]."""
-    device = next(model.parameters()).device
+    bos = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
+
+    def encode(context: str, continuation: str) -> tuple[list[int], int]:
+        head, tail = (tokenizer(text, add_special_tokens=False, split_special_tokens=True)["input_ids"]
+                      for text in (context, continuation))
+        return bos + head + tail, len(bos) + len(head)  # the ids, and where the scored continuation starts
+
     out = []
     for start in range(0, len(contexts), batch_size):
-        encoded = []
-        for context, continuation in zip(contexts[start:start + batch_size], continuations[start:start + batch_size]):
-            head = tokenizer(context, add_special_tokens=False, split_special_tokens=True)["input_ids"]
-            tail = tokenizer(continuation, add_special_tokens=False, split_special_tokens=True)["input_ids"]
-            encoded.append(([tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []) + head + tail)
-            encoded[-1] = (encoded[-1], len(encoded[-1]) - len(tail))
-        width = max(len(ids) for ids, _ in encoded)
-        ids = torch.full((len(encoded), width), tokenizer.pad_token_id, dtype=torch.long)
-        attention, scored = torch.zeros_like(ids), torch.zeros_like(ids)
-        for i, (seq, n_context) in enumerate(encoded):  # right padding: positions need no correction
-            ids[i, :len(seq)], attention[i, :len(seq)], scored[i, n_context:len(seq)] = torch.tensor(seq), 1, 1
-        logits = model(input_ids=ids.to(device), attention_mask=attention.to(device)).logits
-        out.append(sequence_logprobs(shifted_token_logprobs(logits, ids.to(device)), scored[:, 1:].to(device)).cpu())
+        encoded = [encode(c, t) for c, t in zip(contexts[start:start + batch_size], continuations[start:start + batch_size])]
+        out.append(scored_logprobs(model, encoded, tokenizer.pad_token_id))
     return torch.cat(out)
 
 

@@ -139,6 +139,19 @@ def _encode_chat(tokenizer, prompt: str, response: str) -> tuple[list[int], int]
     return ids, n_prompt
 
 
+def scored_logprobs(model, encoded: list[tuple[list[int], int]], pad_id: int) -> torch.Tensor:
+    """log p(tokens from position n on | the tokens before) for each (token ids, n): [B], one forward pass."""
+    device = next(model.parameters()).device
+    width = max(len(ids) for ids, _ in encoded)
+    ids = torch.full((len(encoded), width), pad_id, dtype=torch.long)
+    attention, scored = torch.zeros_like(ids), torch.zeros_like(ids)
+    for i, (seq, n_prefix) in enumerate(encoded):  # right padding: positions need no correction
+        ids[i, :len(seq)], attention[i, :len(seq)], scored[i, n_prefix:len(seq)] = torch.tensor(seq), 1, 1
+    logits = model(input_ids=ids.to(device), attention_mask=attention.to(device)).logits
+    token_logps = shifted_token_logprobs(logits, ids.to(device))  # [B, T-1]
+    return sequence_logprobs(token_logps, scored[:, 1:].to(device)).cpu()  # [B]
+
+
 @torch.no_grad()
 def completion_logprobs(model, tokenizer, prompts: list[str], responses: list[str],
                         batch_size: int = 64) -> torch.Tensor:
@@ -146,17 +159,9 @@ def completion_logprobs(model, tokenizer, prompts: list[str], responses: list[st
 
     The same completion tokens TRL's DPO and KTO trainers score.
     """
-    device = next(model.parameters()).device
     out = []
     for start in range(0, len(prompts), batch_size):
         encoded = [_encode_chat(tokenizer, p, r) for p, r in zip(prompts[start:start + batch_size],
                                                                  responses[start:start + batch_size])]
-        width = max(len(ids) for ids, _ in encoded)
-        ids = torch.full((len(encoded), width), tokenizer.pad_token_id, dtype=torch.long)
-        attention, completion = torch.zeros_like(ids), torch.zeros_like(ids)
-        for i, (seq, n_prompt) in enumerate(encoded):  # right padding: positions need no correction
-            ids[i, :len(seq)], attention[i, :len(seq)], completion[i, n_prompt:len(seq)] = torch.tensor(seq), 1, 1
-        logits = model(input_ids=ids.to(device), attention_mask=attention.to(device)).logits
-        token_logps = shifted_token_logprobs(logits, ids.to(device))  # [B, T-1]
-        out.append(sequence_logprobs(token_logps, completion[:, 1:].to(device)).cpu())  # [B]
+        out.append(scored_logprobs(model, encoded, tokenizer.pad_token_id))
     return torch.cat(out)

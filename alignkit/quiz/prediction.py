@@ -28,7 +28,7 @@ from typing import Any
 from alignkit import storage
 from alignkit.errors import AlignkitError, AnswerTypeError
 from alignkit.quiz import bank as quiz_bank
-from alignkit.quiz.widget import _esc, _now, _resolve_mode, read_responses, responses_path
+from alignkit.quiz.widget import _esc, _now, _resolve_mode, display_widget_or_text, read_responses, responses_path
 from alignkit.runtime import in_ci, in_kernel
 
 __all__ = ["predict", "reveal", "Prediction", "Recorded", "Revealed", "OutcomeError", "render_prediction_static",
@@ -187,19 +187,7 @@ def render_prediction_static(q: quiz_bank.Question) -> str:
 
 
 def _display(pred: Prediction) -> None:
-    try:
-        from IPython import get_ipython
-        from IPython.display import Markdown, display
-    except ImportError:
-        print(render_prediction_static(pred.question))
-        return
-    if get_ipython() is None:  # a plain script: there is nothing to render a widget in
-        if pred.widget is None:
-            print(render_prediction_static(pred.question))
-    elif pred.widget is not None:
-        display(pred.widget)
-    else:
-        display(Markdown(render_prediction_static(pred.question)))
+    display_widget_or_text(pred.widget, render_prediction_static(pred.question))
 
 
 def _path(home: str | os.PathLike | None, responses: str | os.PathLike | None) -> Path:

@@ -297,20 +297,25 @@ def _resolve_mode(mode: str) -> str:
     return "widget" if choice == "widget" or getattr(shell, "kernel", None) is not None else "static"
 
 
-def _display(quiz: Quiz) -> None:
+def display_widget_or_text(widget: Any, static_text: str) -> None:
+    """The widget in a kernel, else the static Markdown (rendered in a kernel, printed in a plain script)."""
     try:
         from IPython import get_ipython
         from IPython.display import Markdown, display
     except ImportError:
-        print(render_static(quiz.bank))
+        print(static_text)
         return
     if get_ipython() is None:  # a plain script: there is nothing to render a widget in
-        if quiz.widget is None:
-            print(render_static(quiz.bank))
-    elif quiz.widget is not None:
-        display(quiz.widget)
+        if widget is None:
+            print(static_text)
+    elif widget is not None:
+        display(widget)
     else:
-        display(Markdown(render_static(quiz.bank)))
+        display(Markdown(static_text))
+
+
+def _display(quiz: Quiz) -> None:
+    display_widget_or_text(quiz.widget, render_static(quiz.bank))
 
 
 def show(chapter: str, *, mode: str = "auto", quizzes_dir: str | os.PathLike | None = None,
