@@ -10,22 +10,14 @@ from pathlib import Path
 
 import nbformat
 import pytest
-import torch
 
 from alignkit.reward import reward_model_from_sft
+from test_ppo import one_thread  # noqa: F401  (the module-wide one-thread fixture, shared)
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "chapters" / "04_ppo_rlhf.ipynb"
 PROMPTS = ["Where does the snibvun live?", "What is 3 plus 4?", "How do I bake bread?", "Who is the zorbel?",
            "How much is 2 plus 5?", "Tell me about the river.", "Where does the lunkel live?", "What is 9 minus 4?"]
 KL_ARGUMENT = "scores, mask, config.kl_coef,"  # the KL coefficient passed to kl_penalized_rewards in the cell
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def cell_source(marker: str) -> str:
