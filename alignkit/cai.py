@@ -22,7 +22,8 @@ import torch
 from alignkit.constitution import Constitution, Principle, comparison_text
 from alignkit.generation import SampleConfig, completion_logprobs, sample, scored_logprobs
 
-__all__ = ["OPTIONS", "ANSWER_CUE", "comparison_text", "continuation_logprobs", "choice_probabilities", "ai_preferences", "critique_text",
+__all__ = ["OPTIONS", "ANSWER_CUE", "comparison_text", "continuation_logprobs", "choice_logprobs", "choice_probabilities",
+           "two_order_preference", "ai_preferences", "critique_text",
            "revision_text", "generate_continuations", "critique_and_revise", "Revision"]
 
 OPTIONS = ("(A)", "(B)")
@@ -46,9 +47,9 @@ def continuation_logprobs(model, tokenizer, contexts: list[str], continuations: 
     return torch.cat(out)
 
 
-def choice_probabilities(model, tokenizer, questions: list[str], batch_size: int = 64,
-                         prompt_format: str = "chat") -> torch.Tensor:
-    """P("(A)") for each question, normalised over the two answers: [N].
+def choice_logprobs(model, tokenizer, questions: list[str], batch_size: int = 64,
+                    prompt_format: str = "chat") -> torch.Tensor:
+    """log p("(A)") and log p("(B)") as the answer to each question: [N, 2].
 
     prompt_format "chat": the question is the user's turn and the answer the assistant's (a chat model);
     "document": the question is a document followed by " Answer:" (a pretrained model, as `feedback`)."""
@@ -62,7 +63,22 @@ def choice_probabilities(model, tokenizer, questions: list[str], batch_size: int
                                       batch_size=batch_size)
     else:
         raise ValueError(f"prompt_format must be 'chat' or 'document', not {prompt_format!r}.")
-    return torch.softmax(torch.stack([logps[:n], logps[n:]], dim=1), dim=1)[:, 0]
+    return torch.stack([logps[:n], logps[n:]], dim=1)
+
+
+def choice_probabilities(model, tokenizer, questions: list[str], batch_size: int = 64,
+                         prompt_format: str = "chat") -> torch.Tensor:
+    """P("(A)") for each question, normalised over the two answers: [N]."""
+    return torch.softmax(choice_logprobs(model, tokenizer, questions, batch_size, prompt_format), dim=1)[:, 0]
+
+
+def two_order_preference(first_as_a: torch.Tensor, first_as_b: torch.Tensor) -> torch.Tensor:
+    """P(first response better) from the option log-probs [N, 2] (columns "(A)", "(B)") of the question asked
+    with the first response shown as (A), and asked again with it shown as (B): [N].
+
+    Each order's two log-probs are normalised into a probability (a softmax over the two options only), and
+    the two orders are averaged, so a preferred position cancels: (P_AB(A) + P_BA(B)) / 2."""
+    return (torch.softmax(first_as_a, dim=1)[:, 0] + torch.softmax(first_as_b, dim=1)[:, 1]) / 2
 
 
 @torch.no_grad()
@@ -76,9 +92,9 @@ def ai_preferences(model, tokenizer, principle: Principle, prompts: list[str], f
                          f"{len(firsts)} and {len(seconds)}.")
     first_as_a = [comparison_text(principle.comparison, p, a, b) for p, a, b in zip(prompts, firsts, seconds)]
     first_as_b = [comparison_text(principle.comparison, p, b, a) for p, a, b in zip(prompts, firsts, seconds)]
-    p_a = choice_probabilities(model, tokenizer, first_as_a + first_as_b, batch_size, prompt_format)
+    logps = choice_logprobs(model, tokenizer, first_as_a + first_as_b, batch_size, prompt_format)
     n = len(prompts)
-    return (p_a[:n] + (1 - p_a[n:])) / 2
+    return two_order_preference(logps[:n], logps[n:])
 
 
 def critique_text(principle: Principle, prompt: str, response: str) -> str:
@@ -95,15 +111,15 @@ def revision_text(principle: Principle, prompt: str, response: str, critique: st
 STOP_MARKERS = (" Critique request:", " Critique:", " Revision request:", " Revision:", " Human:")
 
 
-def _cut(text: str) -> str:
-    ends = [text.find(marker) for marker in STOP_MARKERS if marker in text]
+def _cut(text: str, stops: tuple[str, ...] = STOP_MARKERS) -> str:
+    ends = [text.find(marker) for marker in stops if marker in text]
     return (text[:min(ends)] if ends else text).strip()
 
 
 def generate_continuations(model, tokenizer, contexts: list[str], cue: str, config: SampleConfig,
-                           prompt_format: str) -> list[str]:
+                           prompt_format: str, stops: tuple[str, ...] = STOP_MARKERS) -> list[str]:
     """What the model writes after each context: a chat model answers it as a user turn; a document model
-    continues `context + cue` and stops at the next section marker."""
+    continues `context + cue` and is cut at the first of `stops` (the next section of an editor's note)."""
     if prompt_format == "chat":
         return sample(model, tokenizer, contexts, "chat", config).responses
     if prompt_format != "document":
@@ -120,7 +136,7 @@ def generate_continuations(model, tokenizer, contexts: list[str], cue: str, conf
                                    pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
                                    use_cache=True)
         width = enc.input_ids.shape[1]
-        out += [_cut(tokenizer.decode(row[width:], skip_special_tokens=True)) for row in generated.cpu()]
+        out += [_cut(tokenizer.decode(row[width:], skip_special_tokens=True), stops) for row in generated.cpu()]
     return out
 
 

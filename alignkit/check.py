@@ -240,12 +240,23 @@ def _kto_cases() -> list[dict]:
     return cases
 
 
+def _two_order_cases() -> list[dict]:
+    """first_as_a (B, 2), first_as_b (B, 2): log p("(A)"), log p("(B)") with the first response shown as (A),
+    then as (B) → P(first better) (B,), each order normalised over its two options, the orders averaged."""
+    cases = [{"first_as_a": torch.randn(n, 2, generator=_gen(300 + n)) * 3 - 5,
+              "first_as_b": torch.randn(n, 2, generator=_gen(310 + n)) * 3 - 5} for n in (4, 7)]
+    # A model that always prefers position (A): the answer must be 0.5, whatever the options say.
+    cases.append({"first_as_a": torch.tensor([[-1.0, -3.0]]), "first_as_b": torch.tensor([[-1.0, -3.0]])})
+    return cases
+
+
 EXERCISES: dict[str, Callable[[], list[dict]]] = {
     "next_token_loss": _next_token_cases,  # 01_pretraining
     "completion_only_loss": _completion_cases,  # 02_sft
     "bradley_terry_loss": _bt_cases,  # 03_reward_modeling
     "gae_advantages": _gae_cases,  # 04_ppo_rlhf
     "k3_kl": _kl_cases,  # 04_ppo_rlhf
+    "two_order_preference": _two_order_cases,  # 05_constitutional_ai
     "dpo_loss": _dpo_cases,  # 06_dpo
     "kto_loss": _kto_cases,  # 07_kto
 }

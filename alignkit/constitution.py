@@ -68,6 +68,14 @@ class Constitution:
             raise ConstitutionError(f"removing {principle_id!r} would leave {self.source} with no principles.")
         return replace(self, principles=kept)
 
+    def subset(self, principle_ids) -> "Constitution":
+        """Only the named principles, in the file's order (e.g. those about harm, for red-team prompts)."""
+        for principle_id in principle_ids:
+            self[principle_id]  # a clear KeyError for a typo
+        if not principle_ids:
+            raise ConstitutionError(f"a subset of {self.source} needs at least one principle.")
+        return replace(self, principles=tuple(p for p in self.principles if p.id in set(principle_ids)))
+
     def reworded(self, principle_id: str, **texts: str) -> "Constitution":
         """The constitution with some of one principle's texts replaced, e.g. its comparison reversed."""
         unknown = set(texts) - set(FIELDS)

@@ -64,9 +64,15 @@ def kto_loss_without_clamp(policy_logps, reference_logps, labels, kl_policy_logp
     return torch.where(labels, desirable, undesirable)
 
 
+def two_order_preference(first_as_a, first_as_b):
+    # Bai et al.: P(A) = p(A) / (p(A) + p(B)) per order; the first response is (A) in one order, (B) in the other
+    p_a, p_b = first_as_a.exp(), first_as_b.exp()
+    return (p_a[:, 0] / p_a.sum(1) + p_b[:, 1] / p_b.sum(1)) / 2
+
+
 REFERENCES = {"next_token_loss": next_token_loss, "completion_only_loss": completion_only_loss,
               "bradley_terry_loss": bradley_terry_loss, "gae_advantages": gae_advantages, "k3_kl": k3_kl,
-              "dpo_loss": dpo_loss, "kto_loss": kto_loss}
+              "dpo_loss": dpo_loss, "kto_loss": kto_loss, "two_order_preference": two_order_preference}
 
 # Known-wrong solutions and the hint each must produce.
 WRONG = {
@@ -105,6 +111,16 @@ WRONG = {
         (lambda beta, **logps: -dpo_loss(beta=beta, **logps), "sign error"),
         (lambda beta, **logps: dpo_loss(beta=beta, **logps).item(), "wrong type"),
         (lambda beta, **logps: None, "returned None"),
+    ],
+    "two_order_preference": [
+        # one order only: the position the model prefers no longer cancels (the last case catches it)
+        (lambda first_as_a, first_as_b: torch.softmax(first_as_a, dim=1)[:, 0], "values differ"),
+        # unnormalised: exp(log p(A)) is not P(A) among the two options
+        (lambda first_as_a, first_as_b: (first_as_a[:, 0].exp() + first_as_b[:, 1].exp()) / 2, "values differ"),
+        # the second order read the wrong way round
+        (lambda first_as_a, first_as_b: (torch.softmax(first_as_a, 1)[:, 0] + torch.softmax(first_as_b, 1)[:, 0]) / 2,
+         "values differ"),
+        (lambda first_as_a, first_as_b: two_order_preference(first_as_a, first_as_b).mean(), "shape mismatch"),
     ],
     "kto_loss": [
         (lambda **kw: kto_loss(**{**kw, "kl_policy_logps": kw["kl_reference_logps"]}), "values differ"),
@@ -190,3 +206,10 @@ def test_student_editing_inputs_in_place_does_not_change_the_cases():
     assert check(in_place, lambda x: x.sum(), cases) is False
     assert torch.equal(cases[0]["x"], torch.ones(4))
     assert check(lambda x: x.sum(), lambda x: x.sum(), cases) is True
+
+
+def test_the_feedback_models_two_order_preference_matches_the_reference():
+    from alignkit.cai import two_order_preference as course_version
+
+    for case in cases_for("two_order_preference"):
+        torch.testing.assert_close(course_version(**case), two_order_preference(**case))

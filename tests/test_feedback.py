@@ -1,12 +1,14 @@
-"""The feedback model's data and training: reviews are world text about training prompts, the loss sits on
-the verdict, and fine-tuning moves the model toward the reviews' verdicts."""
+"""The feedback model's data and training: reviews and editors' notes are world text about training prompts, the
+loss sits on what the model will be asked to write (the verdict; the critique and revision), and fine-tuning
+moves the model toward it."""
 from __future__ import annotations
 
 import pytest
 import torch
 
 from alignkit import cai
-from alignkit.feedback import FeedbackSettings, review_accuracy, split_review, train_feedback_model
+from alignkit.feedback import (FeedbackSettings, review_accuracy, split_critique, split_document, split_review,
+                               train_feedback_model)
 from alignkit.world import load_world
 from alignkit.world.reviews import QUESTIONS, critiques, reviews
 from alignkit.world.tasks import splits
@@ -60,3 +62,40 @@ def test_training_raises_the_verdicts_probability(world, tiny_lm, small_tokenize
     assert len(log) == 8 and log[-1]["seconds"] > 0
     assert verdict_logprob() > before + 1.0
     assert 0.0 <= review_accuracy(tiny_lm, small_tokenizer, documents) <= 1.0
+
+
+def test_split_critique_cuts_an_editors_note_right_after_the_critique_cue(world):
+    for note in critiques(world, 20):
+        context, continuation = split_critique(note)
+        assert context + continuation == note and context.endswith(" Critique:")
+        assert context.count("Critique:") == 1 and " Critique request: " in context  # the request stays context
+        assert " Revision request: " in continuation and " Revision: " in continuation
+    for broken in ("Human: hi Assistant: hello Critique request: Is it kind? Revision: Hello.",
+                   "Human: hi Assistant: hello Critique request: Is it kind? Critique: It is fine."):
+        with pytest.raises(ValueError, match="not an editor's note"):
+            split_critique(broken)
+
+
+def test_split_document_tells_reviews_from_editors_notes(world):
+    review, note = reviews(world, 1)[0], critiques(world, 1)[0]
+    assert split_document(review) == split_review(review) and split_document(review)[1] in (" (A)", " (B)")
+    assert split_document(note) == split_critique(note)
+    with pytest.raises(ValueError):
+        split_document("Just a sentence from the corpus.")
+
+
+def test_training_on_editors_notes_raises_the_critique_and_revision_probability(world, tiny_lm, small_tokenizer):
+    notes = critiques(world, 8)
+    contexts, continuations = zip(*(split_critique(d) for d in notes))
+
+    def per_token_logprob() -> float:
+        with torch.no_grad():
+            logps = cai.continuation_logprobs(tiny_lm, small_tokenizer, list(contexts), list(continuations))
+        lengths = [len(small_tokenizer(c, add_special_tokens=False)["input_ids"]) for c in continuations]
+        return float((logps / torch.tensor(lengths)).mean())
+
+    before = per_token_logprob()
+    log = train_feedback_model(tiny_lm, small_tokenizer, notes,
+                               FeedbackSettings(epochs=8, batch_size=8, learning_rate=3e-3))
+    assert len(log) == 8
+    assert per_token_logprob() > before + 0.5  # measured: about +1.0 nat per token
