@@ -29,7 +29,7 @@ from alignkit.trl_driver import StepHook, final_loss_and_steps
 from alignkit.world import load_world
 from alignkit.world.files import read_jsonl
 from alignkit.world.labelers import LabelerConfig
-from alignkit.world.reviews import reviews
+from alignkit.world.reviews import critiques, reviews
 
 __all__ = ["Trained", "Recipe", "RECIPES", "PPO_STEPS", "resolve", "train", "build", "remeasure", "dpo_setup",
            "ppo_setup"]
@@ -217,12 +217,14 @@ FEEDBACK_VALIDATION_REVIEWS = 500  # reviews about validation prompts, to see th
 
 def train_feedback(seed: int | None = None, settings: FeedbackSettings | None = None, root=None,
                    plot=None) -> Trained:
-    """`base` fine-tuned on the corpus's reviews of training prompts to answer (A) or (B)."""
+    """`base` fine-tuned on the corpus's reviews (to answer (A) or (B)) and editors' notes (to critique and
+    revise) about training prompts."""
     settings = resolve(FeedbackSettings(), settings, seed=seed)
     model, tokenizer = zoo.load("base", root=root)
     world = load_world()
-    log = train_feedback_model(model, tokenizer, reviews(world, settings.n_reviews, seed=settings.seed), settings,
-                               plot=plot)
+    documents = (reviews(world, settings.n_reviews, seed=settings.seed)
+                 + critiques(world, settings.n_critiques, seed=settings.seed))
+    log = train_feedback_model(model, tokenizer, documents, settings, plot=plot)
     unseen = reviews(world, FEEDBACK_VALIDATION_REVIEWS, seed=settings.seed + 1, split="validation")
     metrics = {"validation_review_accuracy": round(review_accuracy(model, tokenizer, unseen), 4),
                "final_loss": round(sum(r["loss"] for r in log[-20:]) / min(20, len(log)), 4), "steps": len(log),
@@ -244,6 +246,11 @@ RECIPES: dict[str, Recipe] = {
     # Reads comparisons as documents; the harness's chat questions are not its job, so it measures itself.
     "feedback": Recipe("base", "causal-lm", "document", train_feedback, measured_by_harness=False),
 }
+
+# Chapter 05's recipes live in their own module, which builds on Trained and Recipe above.
+from alignkit.recipes_cai import CAI_RECIPES  # noqa: E402  (after the names it imports from here)
+
+RECIPES.update(CAI_RECIPES)
 
 
 def _recipe(name: str) -> Recipe:

@@ -12,19 +12,25 @@ from alignkit.cli import main as alignkit_main
 from alignkit.dpo import DPOSettings
 from alignkit.errors import CheckpointError
 from alignkit.evaluate import EvalConfig
+from alignkit.feedback import FeedbackSettings
 from alignkit.generation import SampleConfig, Samples
 from alignkit.kto import KTOSettings
 from alignkit.ppo import PPOConfig
 from alignkit.preferences import PreferenceSet
 from alignkit.pretrain import PretrainConfig
+from alignkit.recipes_cai import CAIPairs
 from alignkit.reward import RewardSettings
 from alignkit.sft import SFTSettings
+from alignkit.sl_cai import SLCAISettings, helpful_demonstrations, red_team_prompts
 from alignkit.world import find_task, load_world
+from alignkit.world.files import read_jsonl
 from alignkit.world.tasks import ideal_response
 
 QUICK_EVAL = EvalConfig(sampling=SampleConfig(max_new_tokens=8))  # every prompt: each kind is represented
 TINY_SET = PreferenceSet(n_prompts=4, samples_per_prompt=2, n_heldout_prompts=2)
 NO_IDEA = "No idea, sorry."
+TINY_FEEDBACK = FeedbackSettings(n_reviews=16, n_critiques=16, batch_size=8, seed=3)
+TINY_CAI_PAIRS = CAIPairs(n_helpful_prompts=4, samples_per_prompt=2)  # every red-team prompt, 4 helpful ones
 
 
 def scripted_policy(model, tokenizer, prompts, prompt_format="chat", config=SampleConfig()):
@@ -143,10 +149,63 @@ def test_remeasure_records_todays_harness_without_touching_the_weights(tiny_zoo)
 
 @pytest.mark.slow
 def test_feedback_fine_tunes_base_on_reviews_and_measures_unseen_ones(tiny_zoo):
-    from alignkit.feedback import FeedbackSettings
-
-    metrics = recipes.build("feedback", settings=FeedbackSettings(n_reviews=16, batch_size=8, seed=3), root=tiny_zoo)
+    metrics = recipes.build("feedback", settings=TINY_FEEDBACK, root=tiny_zoo)
     info = zoo.info("feedback", root=tiny_zoo)
     assert (info["format"], info["parent"], info["seed"]) == ("document", "base", 3)
-    assert info["config"]["n_reviews"] == 16 and metrics["steps"] == 2
+    assert (info["config"]["n_reviews"], info["config"]["n_critiques"]) == (16, 16)
+    assert metrics["steps"] == 4  # 16 reviews + 16 editors' notes, 8 a step, one epoch
     assert 0.0 <= metrics["validation_review_accuracy"] <= 1.0
+
+
+# --- chapter 05: sl-cai, then rlaif-dpo and rl-cai from it ----------------------------------------------------
+
+@pytest.fixture(scope="module")
+def sl_cai_zoo(tiny_zoo):
+    """tiny_zoo with a feedback model (unless the feedback test built one) and sl-cai; sl-cai's build metrics."""
+    if "feedback" not in zoo.names(root=tiny_zoo):
+        recipes.build("feedback", settings=TINY_FEEDBACK, root=tiny_zoo)
+    metrics = recipes.build("sl-cai", settings=SLCAISettings(samples_per_prompt=1),
+                            sft_settings=SFTSettings(epochs=0.01, batch_size=32), root=tiny_zoo,
+                            eval_config=QUICK_EVAL)
+    return tiny_zoo, metrics
+
+
+@pytest.mark.slow
+def test_sl_cai_trains_base_on_a_revision_of_every_red_team_answer(sl_cai_zoo):
+    root, metrics = sl_cai_zoo
+    entry = zoo.info("sl-cai", root=root)
+    assert (entry["kind"], entry["format"], entry["parent"]) == ("causal-lm", "chat", "base")
+    red_team = red_team_prompts(read_jsonl("prompts_train.jsonl"))
+    assert metrics["revised_answers"] == len(red_team) > 0  # one sampled answer per red-team prompt
+    n_helpful = len(helpful_demonstrations(read_jsonl("sft.jsonl"), red_team))
+    assert n_helpful <= metrics["training_rows"] <= n_helpful + len(red_team)  # empty revisions are dropped
+    assert 0 <= metrics["revisions_changed"] <= 1
+    assert entry["config"]["samples_per_prompt"] == 1 and entry["config"]["sft"]["epochs"] == 0.01
+    assert "gold_reward" in entry["metrics"]  # the harness measured it as a chat model
+
+
+@pytest.mark.slow
+def test_rlaif_dpo_trains_on_ai_labels_for_red_team_pairs_and_human_ones_for_the_rest(sl_cai_zoo, monkeypatch):
+    root, _ = sl_cai_zoo
+    monkeypatch.setattr(preferences, "sample", scripted_policy)  # sample_pairs samples through it
+    metrics = recipes.build("rlaif-dpo", pairs_config=TINY_CAI_PAIRS, settings=DPOSettings(batch_size=8),
+                            root=root, eval_config=QUICK_EVAL)
+    n_red_team = len(red_team_prompts(read_jsonl("prompts_train.jsonl")))
+    assert metrics["human_labels"] == 4 and 0 < metrics["ai_labels"] <= n_red_team  # exact ties dropped
+    entry = zoo.info("rlaif-dpo", root=root)
+    assert (entry["format"], entry["parent"]) == ("chat", "sl-cai")
+    assert entry["config"]["pairs"]["n_helpful_prompts"] == 4 and entry["config"]["batch_size"] == 8
+
+
+@pytest.mark.slow
+def test_rl_cai_trains_a_preference_model_then_ppo_from_sl_cai(sl_cai_zoo, monkeypatch):
+    root, _ = sl_cai_zoo
+    monkeypatch.setattr(preferences, "sample", scripted_policy)
+    config = PPOConfig(batch_size=4, minibatch_size=2, max_new_tokens=8)
+    metrics = recipes.build("rl-cai", pairs_config=TINY_CAI_PAIRS, reward_settings=RewardSettings(batch_size=8),
+                            config=config, steps=1, root=root, eval_config=QUICK_EVAL)
+    assert metrics["ai_labels"] > 0 and metrics["human_labels"] == 4 and metrics["steps"] == 1
+    assert 0 <= metrics["preference_model_train_ai_accuracy"] <= 1 and "train_rm_score" in metrics
+    entry = zoo.info("rl-cai", root=root)
+    assert (entry["format"], entry["parent"]) == ("chat", "sl-cai")
+    assert entry["config"]["steps"] == 1 and entry["config"]["reward"]["batch_size"] == 8
