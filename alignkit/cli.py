@@ -18,6 +18,7 @@ COMMANDS = {
     "grade": ("alignkit.quiz.grade", "grade learners' quiz submissions against the instructor key"),
     "quiz-key": ("alignkit.quiz.key", "generate the instructor key from the question banks"),
     "recipe": ("alignkit.recipe_export", "export a recipe as TRL + accelerate configs for more GPUs"),
+    "methods": ("alignkit.methods_cli", "the course's method table, measured"),
 }
 
 

@@ -1,6 +1,7 @@
 """Choose a method's settings on the validation prompts (alignkit.experiments.tuning); data/results/tuning_METHOD.json.
 
     .venv/bin/python scripts/tune.py ppo|dpo|kto [--jobs 2]
+    .venv/bin/python scripts/tune.py --reference-only    # add sft's validation point to the existing files
 """
 from __future__ import annotations
 
@@ -8,15 +9,29 @@ import argparse
 import json
 import sys
 
-from alignkit.experiments.common import RESULTS_DIR, write_result
-from alignkit.experiments.tuning import GRIDS, tune
+from alignkit.experiments.common import RESULTS_DIR, read_result, write_result
+from alignkit.experiments.tuning import GRIDS, sft_reference, tune
 
 
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("method", choices=sorted(GRIDS))
+    parser.add_argument("method", nargs="?", choices=sorted(GRIDS))
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--reference-only", action="store_true",
+                        help="measure sft on the validation prompts and add it to every existing tuning file")
     args = parser.parse_args(argv)
+    if args.reference_only:
+        reference = sft_reference()
+        for method in GRIDS:
+            path = RESULTS_DIR / f"tuning_{method}.json"
+            result = read_result(path)
+            if result:
+                command = result.pop("command") + " (reference: python scripts/tune.py --reference-only)"
+                write_result(path, command, result | {"reference": reference})
+        print(json.dumps(reference))
+        return
+    if args.method is None:
+        parser.error("name a method (ppo, dpo or kto) or pass --reference-only")
     result = tune(args.method, args.jobs)
     write_result(RESULTS_DIR / f"tuning_{args.method}.json", "python scripts/tune.py " + " ".join(argv), result)
     print(json.dumps(result["chosen"]), json.dumps(result["points"], indent=1))

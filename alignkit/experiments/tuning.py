@@ -9,6 +9,7 @@ from dataclasses import asdict, replace
 
 import torch
 
+from alignkit import zoo
 from alignkit.dpo import DPOSettings
 from alignkit.evaluate import REPORTING
 from alignkit.experiments.common import held_out_point, run_parallel
@@ -16,7 +17,7 @@ from alignkit.kto import KTOSettings
 from alignkit.ppo import PPOConfig
 from alignkit.recipes import train
 
-__all__ = ["KEYS", "GRIDS", "candidate", "tune"]
+__all__ = ["KEYS", "GRIDS", "candidate", "sft_reference", "tune"]
 
 KEYS = ("gold_reward", "over_refusal", "harmful_compliance", "kl_to_ref")
 VALIDATION = replace(REPORTING, split="validation", samples_per_prompt=2)
@@ -38,10 +39,17 @@ def candidate(method: str, change: dict) -> dict:
     return held_out_point(trained.model, trained.tokenizer, KEYS, trained.ref_model, config=VALIDATION, **change)
 
 
+def sft_reference() -> dict:
+    """`sft` measured as the candidates are (validation prompts, same samples): where every candidate starts,
+    so a candidate whose gold falls well below it has diverged (the capstone's stability column)."""
+    model, tokenizer = zoo.load("sft")
+    return held_out_point(model, tokenizer, [k for k in KEYS if k != "kl_to_ref"], config=VALIDATION)
+
+
 def tune(method: str, jobs: int = 2) -> dict:
-    """Every candidate of the method's grid on the validation prompts, and the one with the best gold."""
+    """Every candidate of the method's grid on the validation prompts, the one with the best gold, and `sft`."""
     _, _, default, grid = GRIDS[method]
     points = run_parallel(candidate, [(method, change) for change in grid], jobs)
     best = max(points, key=lambda p: p["gold_reward"])
     return {"method": method, "split": "validation", "default": asdict(default), "points": points,
-            "chosen": {k: best[k] for k in grid[0]}}
+            "chosen": {k: best[k] for k in grid[0]}, "reference": sft_reference()}

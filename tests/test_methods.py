@@ -1,0 +1,210 @@
+"""The measured method table: rebuilt from a zoo manifest and results files written here, never typed numbers."""
+from __future__ import annotations
+
+import ast
+import importlib.util
+import inspect
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from alignkit import methods, recipes, recipes_cai
+from alignkit.cli import main as cli_main
+from alignkit.errors import AlignkitError
+from alignkit.world.files import read_jsonl
+
+REPO = Path(__file__).resolve().parents[1]
+HARNESS = ("gold_reward", "helpfulness_benign", "harmlessness_harmful", "honesty_unknowable", "over_refusal",
+           "kl_to_ref")
+
+
+def harness_metrics(base: float) -> dict:
+    """Distinct made-up harness numbers per checkpoint, so a cell read from the wrong key shows."""
+    out = {}
+    for i, key in enumerate(HARNESS):
+        out |= {key: round(base + i / 100, 4), f"{key}_se": round(base / 10 + i / 1000, 4)}
+    return out
+
+
+def write_zoo(root: Path) -> dict:
+    manifest = {
+        "base": {"parent": None, "metrics": {}},
+        "sft": {"parent": "base", "metrics": harness_metrics(0.5)},
+        "rm": {"parent": "sft", "metrics": {"train_pairs": 1000}},
+        "ppo": {"parent": "sft", "metrics": harness_metrics(0.6)},
+        "dpo": {"parent": "sft", "metrics": harness_metrics(0.7) | {"train_pairs": 120}},
+        "kto": {"parent": "sft", "metrics": harness_metrics(0.3) | {"train_desirable": 90, "train_undesirable": 80}},
+        "rl-cai": {"parent": "sl-cai", "metrics": harness_metrics(0.4) | {"ai_labels": 30, "human_labels": 200}},
+    }
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    return manifest
+
+
+def write_results(results: Path) -> None:
+    results.mkdir(parents=True, exist_ok=True)
+    runs = [{"seed": s, "gold_reward": g, "gold_reward_se": 0.03} for s, g in enumerate((0.50, 0.56, 0.53))]
+    (results / "seed_spread.json").write_text(json.dumps({"command": "x", "dpo": {"runs": runs}}))
+    points = [{"beta": 0.1, "learning_rate": lr, "gold_reward": g, "gold_reward_se": 0.03}
+              for lr, g in ((1e-4, 0.55), (3e-4, 0.40), (1e-3, 0.47))]
+    reference = {"gold_reward": 0.54, "gold_reward_se": 0.03}
+    (results / "tuning_dpo.json").write_text(json.dumps({"chosen": {"beta": 0.1, "learning_rate": 1e-4},
+                                                          "points": points, "reference": reference}))
+    costs = {"command": "x", "rm": {"train_seconds": 10.0, "peak_bytes": 900, "baseline_bytes": 100},
+             "ppo": {"train_seconds": 5.0, "peak_bytes": 700, "baseline_bytes": 100}}
+    (results / "method_costs.json").write_text(json.dumps(costs))
+    cai = {"label_cost": {"dollars_per_label": 0.5, "human_dollars_per_label": [2.0, 3.0]}}
+    (results / "cai.json").write_text(json.dumps(cai))
+
+
+@pytest.fixture
+def zoo_and_results(tmp_path):
+    write_zoo(tmp_path / "zoo")
+    write_results(tmp_path / "results")
+    return tmp_path / "zoo", tmp_path / "results"
+
+
+def by_name(df: pd.DataFrame) -> dict:
+    return {row["checkpoint"]: row for _, row in df.iterrows()}
+
+
+def test_rows_in_the_seeds_order_and_numbers_from_the_files(zoo_and_results):
+    root, results = zoo_and_results
+    df = methods.method_table(root, results)
+    assert list(df["checkpoint"]) == ["sft", "ppo", "dpo", "kto", "rl-cai"]  # the zoo's methods only, seed order
+    rows = by_name(df)
+    assert rows["dpo"]["gold"] == 0.7 and rows["dpo"]["gold_se"] == 0.07
+    assert rows["dpo"]["harmlessness"] == 0.72 and rows["kto"]["over_refusal_se"] == 0.034
+    assert rows["sft"]["demonstrations"] == len(read_jsonl("sft.jsonl"))
+    assert rows["ppo"]["human_labels"] == 1000  # the rm entry's train_pairs
+    assert rows["kto"]["human_labels"] == 170 and "90 desirable + 80 undesirable" in rows["kto"]["labels_or_demos"]
+    assert (rows["rl-cai"]["ai_labels"], rows["rl-cai"]["human_labels"]) == (30, 200)
+    assert rows["rl-cai"]["kl_reference"] == "sl-cai" and rows["dpo"]["kl_reference"] == "sft"
+    # stability: max - min of the seeds' gold; 2 of 3 points within 2 SE (sqrt(0.03² + 0.03²)) of sft's 0.54
+    assert rows["dpo"]["seed_spread_gold"] == pytest.approx(0.06) and rows["dpo"]["seeds"] == 3
+    assert rows["dpo"]["lr_grid_trained"] == pytest.approx(2 / 3)
+    # PPO-RLHF's pipeline: the reward model, then PPO
+    assert rows["ppo"]["train_seconds"] == 15.0 and rows["ppo"]["peak_bytes"] == 900
+    # labels at cai.json's prices: 200 human × (2, 3) + 30 AI × 0.5
+    assert (rows["rl-cai"]["label_cost_low_usd"], rows["rl-cai"]["label_cost_high_usd"]) == (415.0, 615.0)
+    assert rows["kto"]["used_by (cited)"].startswith("Archangel")
+
+
+def test_a_changed_manifest_number_changes_the_table(zoo_and_results):
+    root, results = zoo_and_results
+    manifest = json.loads((root / "manifest.json").read_text())
+    manifest["dpo"]["metrics"]["gold_reward"] = 0.1234
+    manifest["rm"]["metrics"]["train_pairs"] = 777
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    rows = by_name(methods.method_table(root, results))
+    assert rows["dpo"]["gold"] == 0.1234 and rows["ppo"]["human_labels"] == 777
+
+
+def test_missing_results_give_nan_not_an_error(tmp_path):
+    write_zoo(tmp_path / "zoo")
+    rows = by_name(methods.method_table(tmp_path / "zoo", tmp_path / "no-results"))
+    for column in ("peak_bytes", "train_seconds", "seed_spread_gold", "lr_grid_trained"):
+        assert math.isnan(rows["dpo"][column]), column
+    assert math.isnan(rows["rl-cai"]["label_cost_low_usd"])  # no measured AI price: the AI part is NaN
+    assert "AI labels not measured" in rows["rl-cai"]["label_cost_usd"]
+    assert math.isnan(rows["rl-cai"]["kl_to_sft"])  # its parent is sl-cai; KL to sft comes from cai.json only
+
+
+def test_no_sft_reference_in_a_grid_is_nan(zoo_and_results):
+    root, results = zoo_and_results
+    data = json.loads((results / "tuning_dpo.json").read_text())
+    del data["reference"]
+    (results / "tuning_dpo.json").write_text(json.dumps(data))
+    assert math.isnan(by_name(methods.method_table(root, results))["dpo"]["lr_grid_trained"])
+
+
+@pytest.mark.parametrize("name,text", [("seed_spread.json", "{not json"), ("method_costs.json", "[1, 2]"),
+                                       ("tuning_dpo.json", '{"chosen": {}}')])
+def test_a_malformed_results_file_is_named(zoo_and_results, name, text):
+    root, results = zoo_and_results
+    (results / name).write_text(text)
+    with pytest.raises(AlignkitError, match=name):
+        methods.method_table(root, results)
+
+
+def test_markdown_and_csv(zoo_and_results):
+    df = methods.method_table(*zoo_and_results)
+    markdown = methods.as_markdown(df).splitlines()
+    assert markdown[0] == "| | SFT | PPO-RLHF | DPO | KTO | Constitutional AI: RL-CAI |"
+    gold = next(line for line in markdown if line.startswith("| gold |"))
+    assert "0.7 ± 0.07" in gold
+    assert "| not measured |" in next(line for line in markdown if line.startswith("| peak_bytes |"))
+    parsed = pd.read_csv(__import__("io").StringIO(methods.as_csv(df)))
+    assert list(parsed["checkpoint"]) == list(df["checkpoint"]) and list(parsed["gold"]) == list(df["gold"])
+
+
+def test_cli_prints_the_csv(zoo_and_results, capsys):
+    root, results = zoo_and_results
+    assert cli_main(["methods", "--format", "csv", "--root", str(root), "--results", str(results)]) == 0
+    parsed = pd.read_csv(__import__("io").StringIO(capsys.readouterr().out))
+    assert list(parsed["checkpoint"]) == ["sft", "ppo", "dpo", "kto", "rl-cai"]
+    assert parsed.set_index("checkpoint").loc["dpo", "gold"] == 0.7
+
+
+def test_models_in_memory_counted_from_the_training_code():
+    counted = methods.count_models_in_memory()
+    assert {k: v["count"] for k, v in counted.items()} == {"sft": 1, "ppo": 4, "dpo": 2, "kto": 2, "sl-cai": 2,
+                                                          "rl-cai": 4, "rlaif-dpo": 2}
+    ppo = counted["ppo"]["phases"][-1]
+    assert ppo["trained"] == ["policy", "value_model"] and ppo["frozen"] == ["ref_model", "reward_model"]
+    assert counted["rl-cai"]["phases"][0]["frozen"] == ["model", "feedback_model"]  # the feedback model labels
+    # the count follows the code: a phase calling a three-model function holds three
+    three = methods.Phase("x", (lambda model, ref_model, reward_model, tokenizer: None,))
+    assert methods.count_models_in_memory({"x": (three,)})["x"]["count"] == 3
+
+
+def called_names(*functions) -> set[str]:
+    names = set()
+    for fn in functions:
+        for node in ast.walk(ast.parse(inspect.getsource(fn).lstrip())):
+            if isinstance(node, ast.Call):
+                names.add(getattr(node.func, "id", getattr(node.func, "attr", None)))
+    return names
+
+
+def test_each_phase_is_what_the_recipe_calls():
+    """The phases counted are the functions the zoo's recipes really call (so a recipe change shows here)."""
+    recipe = {name: r.train for name, r in recipes.RECIPES.items()}
+    sources = {"sft": [recipe["sft"]], "ppo": [recipe["rm"], recipe["ppo"], recipes.ppo_setup],
+               "dpo": [recipe["dpo"]], "kto": [recipe["kto"]], "sl-cai": [recipe["sl-cai"]],
+               "rl-cai": [recipe["rl-cai"], recipes_cai.cai_preference_rows],
+               "rlaif-dpo": [recipe["rlaif-dpo"], recipes_cai.cai_preference_rows]}
+    for method, phases in methods.method_phases().items():
+        calls = called_names(*sources[method])
+        for phase in phases:
+            for fn in phase.calls:
+                assert fn.__name__ in calls, f"{method}: {fn.__name__} is not called by its recipe"
+    assert "ppo_models" in called_names(recipes.ppo_setup, recipe["rl-cai"])
+
+
+def load_costs_script():
+    spec = importlib.util.spec_from_file_location("method_costs", REPO / "scripts" / "method_costs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_method_costs_script_measures_in_a_subprocess(tmp_path, zoo_and_results):
+    script = load_costs_script()
+    out = tmp_path / "costs.json"
+    costs = script.main(["--names", "dpo", "--dry", "--out", str(out)])
+    written = json.loads(out.read_text())
+    assert written["command"].startswith("python scripts/method_costs.py") and written["dpo"] == costs["dpo"]
+    assert costs["dpo"]["peak_bytes"] >= costs["dpo"]["baseline_bytes"] > 10 * 2**20  # a Python with torch
+    assert costs["dpo"]["train_seconds"] >= 0 and costs["dpo"]["dry"] is True
+    root, results = zoo_and_results
+    (results / "method_costs.json").write_text(out.read_text())
+    assert by_name(methods.method_table(root, results))["dpo"]["peak_bytes"] == costs["dpo"]["peak_bytes"]
+
+
+def test_method_costs_dry_refuses_the_real_results_file():
+    with pytest.raises(SystemExit):
+        load_costs_script().main(["--dry"])
