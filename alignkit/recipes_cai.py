@@ -4,7 +4,7 @@
 
 `sl-cai`: `base` fine-tuned like `sft`, except that the red-team prompts' demonstrations are replaced by the
 feedback model's revisions of `sft`'s own answers. `rl-cai`: `sl-cai` samples pairs; the feedback model labels
-the red-team pairs, the simulated labelers the rest; a preference model trains on both and PPO optimises
+the red-team pairs (one harm principle drawn per pair), the simulated labelers the rest; a preference model trains on both and PPO optimises
 `sl-cai` against it. `rlaif-dpo`: DPO from `sl-cai` on labels made the same way, no reward model.
 """
 from __future__ import annotations
@@ -39,6 +39,7 @@ def train_sl_cai(seed: int | None = None, settings: SLCAISettings | None = None,
     policy, tokenizer = zoo.load("sft", root=root)
     feedback_model, _ = zoo.load("feedback", root=root)
     revisions = red_team_revisions(policy, feedback_model, tokenizer, load_constitution(), red_team, settings)
+    del policy, feedback_model  # only the model being fine-tuned stays in memory while it trains
     rows = sl_cai_rows(revisions, helpful_demonstrations(read_jsonl("sft.jsonl"), red_team))
     model, _ = zoo.load("base", root=root)
     sft_settings = resolve(SFTSettings(), sft_settings, seed=settings.seed)
@@ -70,7 +71,7 @@ def cai_preference_rows(policy, tokenizer, pairs_config: CAIPairs, seed: int, ro
                          sampling=SampleConfig(temperature=pairs_config.temperature), seed=seed)
     feedback_model, _ = zoo.load("feedback", root=root)
     return mixed_preference_rows(pairs, red_team, feedback_model, tokenizer, constitution or load_constitution(),
-                                 pairs_config.labeler)
+                                 pairs_config.labeler, seed=seed)
 
 
 def _label_counts(rows: dict) -> dict:
@@ -90,6 +91,7 @@ def train_rl_cai(seed: int | None = None, config: PPOConfig | None = None, root=
     metrics = {"preference_model_train_ai_accuracy": round(preference_accuracy(preference_model, tokenizer, rows["ai"]),
                                                            4)}
     policy, ref_model, reward_model, value_model = ppo_models(sl_cai, preference_model)
+    del sl_cai, preference_model  # ppo_models copied them; PPO holds its four models only
     prompts = [r["prompt"] for r in read_jsonl("prompts_train.jsonl")]
     log = train_ppo(policy, ref_model, reward_model, value_model, tokenizer, prompts, config, steps, plot=plot,
                     on_step=on_step)
@@ -106,16 +108,19 @@ RLAIF_DPO_PAIRS = CAIPairs(n_helpful_prompts=400)  # DPO's chapter-sized set (PO
 
 
 def train_rlaif_dpo(seed: int | None = None, settings: DPOSettings | None = None, root=None, plot=None,
-                    pairs_config: CAIPairs = RLAIF_DPO_PAIRS, constitution=None, on_step=None) -> Trained:
-    """RLAIF without a reward model: DPO from `sl-cai` on its pairs, labeled as RL-CAI labels them.
+                    pairs_config: CAIPairs = RLAIF_DPO_PAIRS, constitution=None, start: str = "sl-cai",
+                    on_step=None) -> Trained:
+    """RLAIF without a reward model: DPO from `start` on its own pairs, labeled as RL-CAI labels them.
 
-    constitution: the principles the feedback model reads (default data/constitution.yaml; chapter 05 edits it)."""
+    constitution: the principles the feedback model reads (default data/constitution.yaml; chapter 05 edits
+    it). start: the policy, its reference and the sampler of the pairs ("sft" for the constitution-edit
+    experiment, whose red-team answers still comply often enough for the labels to matter)."""
     settings = resolve(DPOSettings(), settings, seed=seed)
-    model, tokenizer = zoo.load("sl-cai", root=root)
-    ref_model, _ = zoo.load("sl-cai", root=root)
+    ref_model, tokenizer = zoo.load(start, root=root)
     rows = cai_preference_rows(ref_model, tokenizer, pairs_config, settings.seed, root, constitution)
+    model, _ = zoo.load(start, root=root)  # loaded after labeling: the feedback model is gone by then
     log = train_dpo(model, ref_model, tokenizer, rows["ai"] + rows["human"], settings, plot=plot, on_step=on_step)
-    config = asdict(settings) | {"pairs": asdict(pairs_config)}
+    config = asdict(settings) | {"pairs": asdict(pairs_config), "start": start}
     return Trained(model, tokenizer, config, _label_counts(rows) | final_loss_and_steps(log), ref_model,
                    seed=settings.seed, log=log)
 

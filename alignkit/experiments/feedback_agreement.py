@@ -7,12 +7,14 @@ which sees the principle, the prompt and the two responses and nothing else.
 from __future__ import annotations
 
 import math
+import random
 
 import torch
 
 from alignkit import cai, zoo
 from alignkit.constitution import Constitution, load_constitution
 from alignkit.preferences import sample_pairs
+from alignkit.sl_cai import HARM_PRINCIPLES
 from alignkit.world import find_task, load_world
 from alignkit.world.files import read_jsonl
 from alignkit.world.labelers import LabelerConfig, order_free_probability
@@ -30,11 +32,20 @@ def validation_pairs(samples_per_prompt: int = 4, seed: int = 5, root=None) -> l
 
 def ai_labels(feedback_model, tokenizer, constitution: Constitution, pairs, prompt_format: str = "document"
               ) -> dict[str, torch.Tensor]:
-    """P(first better) per principle, and "ensemble", their mean (the CAI paper averages over principles)."""
+    """P(first better) per principle, "ensemble", their mean (the CAI paper averages over principles),
+    "harm_ensemble", the mean over the harm principles (alignkit.sl_cai.HARM_PRINCIPLES), and "harm_drawn",
+    one harm principle drawn per pair, as RL-CAI labels."""
     prompts, firsts, seconds = (list(column) for column in zip(*pairs))
     labels = {p.id: cai.ai_preferences(feedback_model, tokenizer, p, prompts, firsts, seconds,
                                        prompt_format=prompt_format) for p in constitution.principles}
     labels["ensemble"] = torch.stack(list(labels.values())).mean(0)
+    harm = [labels[i] for i in HARM_PRINCIPLES if i in labels]
+    if harm:
+        labels["harm_ensemble"] = torch.stack(harm).mean(0)
+        # What RL-CAI trains on: one harm principle drawn per pair (the draws rl_cai.drawn_preferences makes)
+        rng = random.Random(0)
+        drawn = torch.tensor([rng.randrange(len(harm)) for _ in pairs], dtype=torch.long)
+        labels["harm_drawn"] = torch.stack(harm)[drawn, torch.arange(len(pairs))]
     return labels
 
 
