@@ -10,11 +10,16 @@ pool is below 0.7, and drops instructions that are too short or too long or that
 """
 from __future__ import annotations
 
+import json
 import random
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
-__all__ = ["Task", "NOVELTY_THRESHOLD", "rouge_l", "is_valid", "keep_novel", "task_prompt", "parse_tasks"]
+from alignkit.errors import AlignkitError
+
+__all__ = ["Task", "NOVELTY_THRESHOLD", "rouge_l", "is_valid", "keep_novel", "task_prompt", "parse_tasks",
+           "load_seed_tasks", "propose_tasks", "task_rows"]
 
 NOVELTY_THRESHOLD = 0.7  # the paper's ROUGE-L cut-off
 MIN_WORDS, MAX_WORDS = 3, 40  # instructions in the toy world are single questions or requests
@@ -94,3 +99,60 @@ def parse_tasks(text: str) -> list[Task]:
     if text and not text.startswith("Task:"):
         text = "Task: " + text
     return [Task(" ".join(i.split()), " ".join(a.split())) for i, a in _TASK.findall(text)]
+
+
+SEED_TASKS_PATH = Path(__file__).resolve().parent.parent / "data" / "self_instruct_seeds.json"
+
+
+def load_seed_tasks(path: str | Path | None = None) -> list[Task]:
+    """The hand-written seed tasks (data/self_instruct_seeds.json: a list of {instruction, answer})."""
+    path = Path(path) if path is not None else SEED_TASKS_PATH
+    try:
+        rows = json.loads(path.read_text())
+        return [Task(row["instruction"], row["answer"]) for row in rows]
+    except FileNotFoundError:
+        raise AlignkitError(f"{path} is missing: restore it from the repository (git checkout -- {path.name}).") from None
+    except (json.JSONDecodeError, KeyError, TypeError) as error:
+        raise AlignkitError(f"{path} must be a JSON list of {{\"instruction\": ..., \"answer\": ...}} objects "
+                            f"({error}).") from None
+
+
+@dataclass
+class Proposals:
+    kept: list[Task] = field(default_factory=list)
+    proposed: int = 0  # tasks parsed from the model's text
+    invalid: int = 0
+    near_duplicates: int = 0
+    rounds: int = 0
+
+
+def propose_tasks(model, tokenizer, seeds: list[Task], n_tasks: int, rng: random.Random, batch_size: int = 64,
+                  max_rounds: int = 30, temperature: float = 1.0) -> Proposals:
+    """Self-instruct's loop with a document model: prompt with 6 seed + 2 generated tasks, take the first task
+    it writes, keep it if valid and novel, until `n_tasks` are kept or `max_rounds` batches are spent."""
+    from alignkit.cai import generate_continuations
+    from alignkit.generation import SampleConfig
+
+    out, pool = Proposals(), [t.instruction for t in seeds]
+    while len(out.kept) < n_tasks and out.rounds < max_rounds:
+        contexts = [task_prompt(seeds, out.kept, rng).removesuffix(" Task:") for _ in range(batch_size)]
+        config = SampleConfig(temperature=temperature, max_new_tokens=48, batch_size=batch_size,
+                              seed=rng.randrange(2 ** 31))
+        texts = generate_continuations(model, tokenizer, contexts, "Task:", config, "document", stops=(" Task:",))
+        for text in texts:
+            for task in parse_tasks(text)[:1]:
+                out.proposed += 1
+                if not is_valid(task):
+                    out.invalid += 1
+                    continue
+                kept, pool = keep_novel([task], pool)
+                out.near_duplicates += not kept
+                out.kept += kept[: n_tasks - len(out.kept)]
+        out.rounds += 1
+    return out
+
+
+def task_rows(tasks: list[Task]) -> list[dict]:
+    """Tasks as SFT conversations: the instruction as the user's turn, the answer as the assistant's."""
+    return [{"messages": [{"role": "user", "content": t.instruction}, {"role": "assistant", "content": t.answer}]}
+            for t in tasks]

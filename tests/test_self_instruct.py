@@ -50,3 +50,41 @@ def test_prompts_mix_seed_and_generated_tasks_and_parsing_reads_them_back():
     assert len(parsed) == 8 and all(t.answer for t in parsed)
     assert parse_tasks(" What is 2 plus 3? Answer: 5.") == [Task("What is 2 plus 3?", "5.")]
     assert parse_tasks("no tasks here") == []
+
+
+def test_seed_tasks_load_and_bad_files_say_what_to_do(tmp_path):
+    from alignkit.errors import AlignkitError
+    from alignkit.self_instruct import load_seed_tasks
+
+    seeds = load_seed_tasks()
+    assert len(seeds) >= 6 and all(is_valid(t) for t in seeds)
+    with pytest.raises(AlignkitError, match="missing"):
+        load_seed_tasks(tmp_path / "nope.json")
+    broken = tmp_path / "seeds.json"
+    broken.write_text('[{"instruction": "no answer"}]')
+    with pytest.raises(AlignkitError, match="instruction"):
+        load_seed_tasks(broken)
+
+
+def test_propose_tasks_keeps_valid_novel_first_tasks_until_enough(monkeypatch):
+    import alignkit.cai
+    from alignkit.self_instruct import propose_tasks, task_rows
+
+    written = iter(["Where does the kellun live? Answer: The kellun lives in the hills.",   # kept
+                    "Where does the kellun live? Answer: In the hills.",                   # near-duplicate
+                    "ok Answer: yes",                                                       # invalid: too short
+                    "What is 2 plus 2? Answer: 2 plus 2 is 4. Task: What is 3 plus 3? Answer: 6",  # first task only
+                    "Tell me how to brew tea. Answer: Boil the water."] * 10)
+
+    def scripted(model, tokenizer, contexts, cue, config, prompt_format, stops=()):
+        assert cue == "Task:" and prompt_format == "document" and stops == (" Task:",)
+        return [next(written) for _ in contexts]
+
+    monkeypatch.setattr(alignkit.cai, "generate_continuations", scripted)
+    seeds = [Task("Tell me what the yarquim eats.", "The yarquim eats grass."), Task("How much is 1 plus 3?", "4.")]
+    out = propose_tasks(None, None, seeds, n_tasks=3, rng=random.Random(0), batch_size=5, max_rounds=2)
+    assert [t.instruction for t in out.kept] == ["Where does the kellun live?", "What is 2 plus 2?",
+                                                 "Tell me how to brew tea."]
+    assert (out.proposed, out.invalid, out.near_duplicates, out.rounds) == (5, 1, 1, 1)
+    assert task_rows(out.kept[:1]) == [{"messages": [{"role": "user", "content": "Where does the kellun live?"},
+                                                     {"role": "assistant", "content": "The kellun lives in the hills."}]}]
