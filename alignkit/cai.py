@@ -47,6 +47,7 @@ def continuation_logprobs(model, tokenizer, contexts: list[str], continuations: 
     return torch.cat(out)
 
 
+@torch.no_grad()
 def choice_logprobs(model, tokenizer, questions: list[str], batch_size: int = 64,
                     prompt_format: str = "chat") -> torch.Tensor:
     """log p("(A)") and log p("(B)") as the answer to each question: [N, 2].

@@ -9,8 +9,7 @@ here. The zoo (`alignkit.zoo`) only stores; experiments (`alignkit.experiments`)
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 
 from alignkit import zoo
 from alignkit.dpo import DPOSettings, train_dpo
@@ -23,6 +22,8 @@ from alignkit.ppo import PPOConfig
 from alignkit.ppo_train import ppo_models, train_ppo
 from alignkit.preferences import POLICY_SET, REWARD_MODEL_SET, PreferenceSet, implicit_reward_accuracy, preference_rows
 from alignkit.pretrain import PretrainConfig, pretrain
+from alignkit.recipe_types import Recipe, Trained, resolve
+from alignkit.recipes_cai import CAI_RECIPES
 from alignkit.reward import RewardSettings, reward_metrics, reward_model_from_sft, train_reward_model
 from alignkit.sft import SFTSettings, train_sft
 from alignkit.trl_driver import StepHook, final_loss_and_steps
@@ -37,37 +38,6 @@ __all__ = ["Trained", "Recipe", "RECIPES", "PPO_STEPS", "resolve", "train", "bui
 # Measured (sft + rm, 1 thread): at 30 steps kl_coef 0.2 held-out gold 0.803 (sft 0.745), KL 1.9; kl_coef 0 gold
 # 0.755 with RM score 0.90 (kl_coef 0.2: 0.17), KL 13: over-optimisation. See data/results/ppo_sweep.json.
 PPO_STEPS = 30
-
-
-@dataclass
-class Trained:
-    """A recipe's result before it is saved: the model, and what the zoo records about how it was made."""
-
-    model: object
-    tokenizer: object
-    config: dict  # the settings it was trained with, as the manifest records them
-    metrics: dict = field(default_factory=dict)  # what training measured (losses, steps, its own accuracies)
-    ref_model: object = None  # the harness measures KL to it
-    reward_model: object = None  # the harness reports this RM's score
-    seed: int = 0
-    log: list = field(default_factory=list)  # the training loop's per-step log
-
-
-@dataclass(frozen=True)
-class Recipe:
-    parent: str | None  # the checkpoint it starts from
-    kind: str  # "causal-lm" or "reward-model"
-    format: str  # "document" (base) or "chat"
-    train: Callable[..., Trained]
-    measured_by_harness: bool = True  # False: the recipe measures itself (the RM's accuracies)
-    measured_against_parent: bool = False  # the harness reports KL to the parent, the reference it was kept near
-    scored_by: str | None = None  # the reward model whose score the harness reports (PPO's proxy)
-
-
-def resolve(default, given=None, **explicit):
-    """explicit arguments (those not None) > `given` settings > `default` settings."""
-    chosen = given if given is not None else default
-    return replace(chosen, **{key: value for key, value in explicit.items() if value is not None})
 
 
 def _seed(seed: int | None, settings) -> int:
@@ -247,10 +217,7 @@ RECIPES: dict[str, Recipe] = {
     "feedback": Recipe("base", "causal-lm", "document", train_feedback, measured_by_harness=False),
 }
 
-# Chapter 05's recipes live in their own module, which builds on Trained and Recipe above.
-from alignkit.recipes_cai import CAI_RECIPES  # noqa: E402  (after the names it imports from here)
-
-RECIPES.update(CAI_RECIPES)
+RECIPES.update(CAI_RECIPES)  # chapter 05's, in their own module; in build order after feedback
 
 
 def _recipe(name: str) -> Recipe:

@@ -18,7 +18,7 @@ from alignkit.generation import SampleConfig
 from alignkit.ppo import PPOConfig
 from alignkit.ppo_train import ppo_models, train_ppo
 from alignkit.preferences import sample_pairs, spread
-from alignkit.recipes import PPO_STEPS, Recipe, Trained, resolve
+from alignkit.recipe_types import Recipe, Trained, resolve
 from alignkit.reward import RewardSettings, preference_accuracy, reward_model_from_sft, train_reward_model
 from alignkit.rl_cai import mixed_preference_rows
 from alignkit.sft import SFTSettings, train_sft
@@ -80,10 +80,12 @@ def _label_counts(rows: dict) -> dict:
 
 def train_rl_cai(seed: int | None = None, config: PPOConfig | None = None, root=None, plot=None,
                  pairs_config: CAIPairs = CAIPairs(), reward_settings: RewardSettings = RewardSettings(),
-                 steps: int = PPO_STEPS, on_step=None) -> Trained:
+                 steps: int | None = None, on_step=None) -> Trained:
     """RL-CAI: a preference model on `sl-cai`'s pairs (AI labels on red-team pairs, people's on the rest), then
     PPO from `sl-cai` against it with the human-feedback run's settings."""
-    config = resolve(PPOConfig(), config, seed=seed)
+    from alignkit.recipes import PPO_STEPS  # the human-feedback run's length (the registry imports this module)
+
+    config, steps = resolve(PPOConfig(), config, seed=seed), steps if steps is not None else PPO_STEPS
     sl_cai, tokenizer = zoo.load("sl-cai", root=root)
     rows = cai_preference_rows(sl_cai, tokenizer, pairs_config, config.seed, root)
     preference_model = reward_model_from_sft(sl_cai, tokenizer, seed=config.seed)
