@@ -208,3 +208,19 @@ def test_method_costs_script_measures_in_a_subprocess(tmp_path, zoo_and_results)
 def test_method_costs_dry_refuses_the_real_results_file():
     with pytest.raises(SystemExit):
         load_costs_script().main(["--dry"])
+
+
+def test_the_chapter_prints_the_table_the_package_regenerates_from_the_shipped_zoo_and_results():
+    """Chapter 08's committed output is the table as method_table() rebuilds it now from data/zoo and data/results:
+    a changed manifest or result file without a re-executed chapter fails here."""
+    import json
+    from pathlib import Path
+
+    from alignkit.methods import as_markdown, method_table
+
+    notebook = json.loads((Path(__file__).resolve().parent.parent / "chapters" / "08_capstone.ipynb").read_text())
+    printed = [o["data"]["text/markdown"] for cell in notebook["cells"] if cell["cell_type"] == "code"
+               for o in cell.get("outputs", []) if "text/markdown" in o.get("data", {})
+               and "".join(o["data"]["text/markdown"]).startswith("| | SFT")]
+    assert len(printed) == 1, "chapter 08 should print the method table once, as Markdown"
+    assert "".join(printed[0]) == as_markdown(method_table())
