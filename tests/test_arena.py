@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 import math
 from collections import Counter
 
@@ -15,6 +14,7 @@ from alignkit.errors import AlignkitError
 from alignkit.evaluate import heldout_prompts
 from alignkit.world import find_task, ideal_response, load_world
 from alignkit.world.oracle import score
+from test_widgets import html_values, lines  # the voting widget's test helpers: votes file rows, widget HTML
 
 XSS = "<script>alert(1)</script>"
 
@@ -51,15 +51,6 @@ def arena(home, n=6, models=MODELS, **kw):
     return Arena(heldout_prompts()[:n], models, **{"votes_path": home / "votes.jsonl", "annotator": "ada", **kw})
 
 
-def lines(path):
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-
-
-def html_values(widget):
-    found = [widget.value] if type(widget).__name__ == "HTML" else []
-    for child in getattr(widget, "children", ()):
-        found += html_values(child)
-    return found
 
 
 def test_pairs_are_balanced_over_all_model_pairs_and_sides_are_reproducible(home):
