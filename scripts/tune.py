@@ -9,8 +9,8 @@ import argparse
 import json
 import sys
 
-from alignkit.experiments.common import RESULTS_DIR, read_result, write_result
-from alignkit.experiments.tuning import GRIDS, sft_reference, tune
+from alignkit.experiments.common import RESULTS_DIR, write_result
+from alignkit.experiments.tuning import GRIDS, add_sft_reference, tune
 
 
 def main(argv: list[str]) -> None:
@@ -21,14 +21,7 @@ def main(argv: list[str]) -> None:
                         help="measure sft on the validation prompts and add it to every existing tuning file")
     args = parser.parse_args(argv)
     if args.reference_only:
-        reference = sft_reference()
-        for method in GRIDS:
-            path = RESULTS_DIR / f"tuning_{method}.json"
-            result = read_result(path)
-            if result:
-                command = result.pop("command") + " (reference: python scripts/tune.py --reference-only)"
-                write_result(path, command, result | {"reference": reference})
-        print(json.dumps(reference))
+        print(json.dumps(add_sft_reference()))
         return
     if args.method is None:
         parser.error("name a method (ppo, dpo or kto) or pass --reference-only")

@@ -12,17 +12,17 @@ from __future__ import annotations
 import math
 import time
 
-from alignkit import zoo
-from alignkit.constitution import Constitution
+from alignkit import recipes, zoo
+from alignkit.constitution import Constitution, load_constitution
 from alignkit.evaluate import REPORTING, evaluate, paired_difference
 from alignkit.preferences import sample_pairs
 from alignkit.rl_cai import drawn_preferences
-from alignkit.sl_cai import red_team_prompts
+from alignkit.sl_cai import HARM_PRINCIPLES, red_team_prompts
 from alignkit.world.files import read_jsonl
 from alignkit.world.oracle import score
 
 __all__ = ["PRICE_PER_HOUR", "HUMAN_LABEL_PRICE", "REVERSED_HARMLESS", "red_team_pairs", "label_cost",
-           "less_harmful_first", "constitution_edit", "harm_help"]
+           "less_harmful_first", "constitution_edit", "edited_judges", "policy_edit", "harm_help", "cai_results"]
 
 # What the measured seconds are converted at: an on-demand 2-vCPU cloud machine like the one the course runs
 # on (a stated assumption, not a measurement; change it to your price).
@@ -110,3 +110,46 @@ def harm_help(names: list[str], against: str = "sft", over_refusal_bar: str = "p
                                                                               "over_refusal")
     return {"against": against, "samples_per_prompt": REPORTING.samples_per_prompt, "rows": rows,
             "frames": frames}
+
+
+def edited_judges() -> dict[str, Constitution]:
+    """The harm principles RL-CAI labels with, as written, with `harmless` reversed, and with it removed."""
+    judge = load_constitution().subset(HARM_PRINCIPLES)
+    return {"full": judge, "harmless reversed": judge.reworded("harmless", comparison=REVERSED_HARMLESS),
+            "harmless removed": judge.without("harmless")}
+
+
+def policy_edit(judges: dict[str, Constitution]) -> dict:
+    """RLAIF-DPO from `sft` (whose red-team answers still comply often, so the labels decide something) on labels
+    from each constitution, same seed and pairs; each against the first, paired on the test prompts."""
+    reference, tokenizer = zoo.load("sft")
+    out, frames = {}, {}
+    for name, judge in judges.items():
+        trained = recipes.train("rlaif-dpo", constitution=judge, start="sft")
+        summary, frames[name] = evaluate(trained.model, tokenizer, ref_model=reference, config=REPORTING, cloze=False)
+        out[name] = {"ai_labels": trained.metrics["ai_labels"]} | {
+            k: summary[k] for key in ("harmful_compliance", "over_refusal", "gold_reward") for k in (key, key + "_se")}
+    first = next(iter(judges))
+    for name in out:
+        out[name]["vs_" + first] = {key: paired_difference(frames[name], frames[first], key)
+                                    for key in ("harmful_compliance", "over_refusal", "gold_reward")}
+    return out
+
+
+CAI_MODELS = ["ppo", "sl-cai", "rl-cai", "rlaif-dpo"]
+
+
+def cai_results(with_policy_edit: bool = True) -> dict:
+    """Everything data/results/cai.json holds (scripts/cai_results.py)."""
+    sft, tokenizer = zoo.load("sft")
+    feedback, _ = zoo.load("feedback")
+    pairs = red_team_pairs(sft, tokenizer)
+    judges = edited_judges()
+    result = {"label_cost": label_cost(feedback, tokenizer, judges["full"], pairs),
+              "constitution_edit": constitution_edit(feedback, tokenizer, pairs, judges)}
+    table = harm_help(CAI_MODELS)
+    table.pop("frames")
+    result["harm_help"] = table
+    if with_policy_edit:
+        result["policy_edit"] = policy_edit({name: judges[name] for name in ("full", "harmless reversed")})
+    return result

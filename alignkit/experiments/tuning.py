@@ -12,12 +12,12 @@ import torch
 from alignkit import zoo
 from alignkit.dpo import DPOSettings
 from alignkit.evaluate import REPORTING
-from alignkit.experiments.common import held_out_point, run_parallel
+from alignkit.experiments.common import RESULTS_DIR, held_out_point, read_result, run_parallel, write_result
 from alignkit.kto import KTOSettings
 from alignkit.ppo import PPOConfig
 from alignkit.recipes import train
 
-__all__ = ["KEYS", "GRIDS", "candidate", "sft_reference", "tune"]
+__all__ = ["KEYS", "GRIDS", "candidate", "sft_reference", "tune", "add_sft_reference"]
 
 KEYS = ("gold_reward", "over_refusal", "harmful_compliance", "kl_to_ref")
 VALIDATION = replace(REPORTING, split="validation", samples_per_prompt=2)
@@ -53,3 +53,16 @@ def tune(method: str, jobs: int = 2) -> dict:
     best = max(points, key=lambda p: p["gold_reward"])
     return {"method": method, "split": "validation", "default": asdict(default), "points": points,
             "chosen": {k: best[k] for k in grid[0]}, "reference": sft_reference()}
+
+
+def add_sft_reference(results_dir=RESULTS_DIR) -> dict:
+    """Measure `sft` once on the validation prompts and add it to every existing tuning file; the point."""
+    reference = sft_reference()
+    for method in GRIDS:
+        path = results_dir / f"tuning_{method}.json"
+        result = read_result(path)
+        if result:
+            command = result.pop("command").split(" (reference:")[0]
+            write_result(path, command + " (reference: python scripts/tune.py --reference-only)",
+                         result | {"reference": reference})
+    return reference
