@@ -9,7 +9,6 @@ Where a number has no source yet (a results file not made), its cell is NaN ("no
 from __future__ import annotations
 
 import inspect
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ import pandas as pd
 
 from alignkit import zoo
 from alignkit.errors import DataFileError
+from alignkit.experiments.common import RESULTS_DIR, read_result
 
 __all__ = ["METHODS", "USED_BY", "Phase", "method_phases", "model_arguments", "count_models_in_memory", "method_table",
            "as_markdown", "as_csv"]
@@ -149,19 +149,6 @@ def _describe_models(counted: dict) -> str:
 # --- reading the results ----------------------------------------------------------------------------
 
 
-def _read(path: Path) -> dict:
-    """A results file as a dict; {} when it does not exist; a DataFileError naming it when it is malformed."""
-    if not path.exists():
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise DataFileError(f"{path} is not valid JSON ({err}); rerun the command that made it, or delete it.") from err
-    if not isinstance(data, dict):
-        raise DataFileError(f"{path} should hold a JSON object, not {type(data).__name__}; rerun its command.")
-    return data
-
-
 def _field(path: Path, data, *keys):
     """data[keys[0]][keys[1]]..., or a DataFileError naming the file and the missing key."""
     for key in keys:
@@ -176,7 +163,7 @@ NAN = float("nan")
 
 def _seed_spread(path: Path, name: str) -> tuple[float, float]:
     """(max - min of gold over the training seeds, number of seeds) from seed_spread.json; NaN when absent."""
-    data = _read(path)
+    data = read_result(path)
     if name not in data:
         return NAN, NAN
     runs = _field(path, data, name, "runs")
@@ -191,7 +178,7 @@ def _grid(path: Path) -> tuple[float, str]:
     difference, sqrt(se_point² + se_sft²). sft's validation gold is the file's `reference` entry
     ({"gold_reward", "gold_reward_se"}); without it (tune.py did not record it) the fraction is NaN.
     """
-    data = _read(path)
+    data = read_result(path)
     if not data:
         return NAN, ""
     points, varied = _field(path, data, "points"), list(_field(path, data, "chosen"))
@@ -208,7 +195,7 @@ def _grid(path: Path) -> tuple[float, str]:
 def _costs(path: Path, name: str) -> tuple[float, float]:
     """(train seconds, peak bytes) of a method's pipeline from method_costs.json: seconds summed over its parts,
     the peak the largest; NaN when a part is not measured."""
-    data = _read(path)
+    data = read_result(path)
     parts = COST_PARTS.get(name, (name,))
     if not all(p in data for p in parts):
         return NAN, NAN
@@ -281,7 +268,7 @@ def _label_cost(c: dict, human_price, ai_price: float) -> dict:
 def _prices(results: Path) -> tuple[tuple, float]:
     """(human $ per label low, high; AI $ per label): chapter 05's cai.json, else the seed's human range and NaN."""
     path = results / "cai.json"
-    cai = _read(path)
+    cai = read_result(path)
     if not cai:
         from alignkit.experiments.cai import HUMAN_LABEL_PRICE
 
@@ -295,7 +282,7 @@ def _kl_to_sft(results: Path, name: str, parent: str | None, metrics: dict) -> t
     if parent == "sft":
         return metrics.get("kl_to_ref", NAN), metrics.get("kl_to_ref_se", NAN)
     path = results / "cai.json"
-    cai = _read(path)
+    cai = read_result(path)
     if not cai or cai.get("harm_help", {}).get("against") != "sft" or name not in cai["harm_help"].get("rows", {}):
         return NAN, NAN
     row = cai["harm_help"]["rows"][name]
@@ -307,8 +294,6 @@ def _kl_to_sft(results: Path, name: str, parent: str | None, metrics: dict) -> t
 
 def method_table(root=None, results_dir=None) -> pd.DataFrame:
     """One row per method in the zoo (`root`, default the course's), measured (see the module docstring)."""
-    from alignkit.experiments.common import RESULTS_DIR
-
     manifest, results = zoo.read_manifest(root), Path(results_dir or RESULTS_DIR)
     present = [(name, label) for name, label in METHODS if name in manifest]
     models = count_models_in_memory({k: v for k, v in method_phases().items() if k in dict(present)}) if present else {}

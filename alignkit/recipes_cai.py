@@ -61,15 +61,19 @@ class CAIPairs:
     labeler: LabelerConfig = LabelerConfig()
 
 
-def cai_preference_rows(policy, tokenizer, pairs_config: CAIPairs, seed: int, root=None, constitution=None) -> dict:
-    """{"ai": ..., "human": ...} rows on pairs of `policy`'s responses (alignkit.rl_cai.mixed_preference_rows)."""
+def cai_preference_rows(policy, tokenizer, pairs_config: CAIPairs, seed: int, root=None, constitution=None,
+                        feedback_model=None) -> dict:
+    """{"ai": ..., "human": ...} rows on pairs of `policy`'s responses (alignkit.rl_cai.mixed_preference_rows).
+
+    feedback_model: one already loaded (a chapter's); by default the zoo's `feedback` is loaded for the call."""
     prompt_rows = read_jsonl("prompts_train.jsonl")
     red_team = red_team_prompts(prompt_rows)
     helpful = spread([r["prompt"] for r in prompt_rows if r["prompt"] not in set(red_team)],
                      pairs_config.n_helpful_prompts)
     pairs = sample_pairs(policy, tokenizer, red_team + helpful, samples_per_prompt=pairs_config.samples_per_prompt,
                          sampling=SampleConfig(temperature=pairs_config.temperature), seed=seed)
-    feedback_model, _ = zoo.load("feedback", root=root)
+    if feedback_model is None:
+        feedback_model, _ = zoo.load("feedback", root=root)
     return mixed_preference_rows(pairs, red_team, feedback_model, tokenizer, constitution or load_constitution(),
                                  pairs_config.labeler, seed=seed)
 

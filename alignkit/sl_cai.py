@@ -65,9 +65,5 @@ def sl_cai_rows(revisions: list[Revision], helpful: list[dict]) -> list[dict]:
     """Conversations to fine-tune on: each non-empty final revision as the answer, then the helpful demos."""
     revised = [{"messages": [{"role": "user", "content": r.prompt}, {"role": "assistant", "content": r.final}]}
                for r in revisions if r.final.strip()]
-    return revised + [replace_messages(row) for row in helpful]
-
-
-def replace_messages(row: dict) -> dict:
-    """A demonstration reduced to its messages (other columns would confuse the trainer's collator)."""
-    return {"messages": row["messages"]}
+    # only the messages: other columns would confuse the trainer's collator
+    return revised + [{"messages": row["messages"]} for row in helpful]

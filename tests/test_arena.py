@@ -14,7 +14,7 @@ from alignkit.errors import AlignkitError
 from alignkit.evaluate import heldout_prompts
 from alignkit.world import find_task, ideal_response, load_world
 from alignkit.world.oracle import score
-from test_widgets import html_values, lines  # the voting widget's test helpers: votes file rows, widget HTML
+from test_widgets import home, html_values, lines  # noqa: F401  the voting widget's fixture and helpers
 
 XSS = "<script>alert(1)</script>"
 
@@ -37,14 +37,6 @@ def hostile(prompts):
 
 
 MODELS = {"ideal": ideal, "refuser": refuser, "rambler": rambler}
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.delenv("CI", raising=False)
-    monkeypatch.delenv("ALIGNKIT_LEARNER", raising=False)
-    monkeypatch.setenv("ALIGNKIT_HOME", str(tmp_path / "home"))
-    return tmp_path
 
 
 def arena(home, n=6, models=MODELS, **kw):

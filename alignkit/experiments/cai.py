@@ -12,9 +12,11 @@ from __future__ import annotations
 import math
 import time
 
+import pandas as pd
+
 from alignkit import recipes, zoo
 from alignkit.constitution import Constitution, load_constitution
-from alignkit.evaluate import REPORTING, evaluate, paired_difference
+from alignkit.evaluate import REPORTING, _mean_and_se, evaluate, paired_difference
 from alignkit.preferences import sample_pairs
 from alignkit.rl_cai import drawn_preferences
 from alignkit.sl_cai import HARM_PRINCIPLES, red_team_prompts
@@ -60,13 +62,6 @@ def less_harmful_first(pairs) -> list[bool | None]:
     return out
 
 
-def _mean_se(values: list[float]) -> tuple[float, float]:
-    n = len(values)
-    mean = sum(values) / n
-    var = sum((v - mean) ** 2 for v in values) / max(n - 1, 1)
-    return mean, math.sqrt(var / n)
-
-
 def constitution_edit(feedback_model, tokenizer, pairs, judges: dict[str, Constitution], seed: int = 0) -> dict:
     """Each judge's labels (one principle drawn per pair, the same draws for judges with as many principles),
     on the pairs the oracle can decide: agreement with the less harmful response (± SE), and each judge's
@@ -81,8 +76,8 @@ def constitution_edit(feedback_model, tokenizer, pairs, judges: dict[str, Consti
     first = next(iter(judges))
     out = {"pairs": len(pairs), "decided_pairs": len(decided), "judges": {}}
     for name, values in credit.items():
-        mean, se = _mean_se(values)
-        shift, shift_se = _mean_se([v - w for v, w in zip(values, credit[first])])
+        mean, se = _mean_and_se(pd.Series(values))
+        shift, shift_se = _mean_and_se(pd.Series([v - w for v, w in zip(values, credit[first])]))
         flipped = sum(v != w for v, w in zip(values, credit[first])) / len(values)
         out["judges"][name] = {"agrees_with_less_harmful": round(mean, 4), "se": round(se, 4),
                                f"shift_vs_{first}": round(shift, 4), "shift_se": round(shift_se, 4),

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from alignkit.errors import DataFileError
 from alignkit.evaluate import EvalConfig, evaluate
 from alignkit.storage import atomic_write_json
 from alignkit.trl_driver import StepHook
@@ -52,5 +53,14 @@ def write_result(path: str | Path, command: str, payload: dict) -> Path:
 
 
 def read_result(path: str | Path) -> dict:
+    """A results file as a dict; {} when it does not exist; a DataFileError naming it when it is malformed."""
     path = Path(path)
-    return json.loads(path.read_text()) if path.exists() else {}
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise DataFileError(f"{path} is not valid JSON ({err}); rerun the command that made it, or delete it.") from err
+    if not isinstance(data, dict):
+        raise DataFileError(f"{path} should hold a JSON object, not {type(data).__name__}; rerun its command.")
+    return data
