@@ -31,6 +31,7 @@ __all__ = [
     "reward_config",
     "reward_model_from_sft",
     "train_reward_model",
+    "pair_correctness",
     "preference_accuracy",
     "oracle_accuracy",
     "reward_metrics",
@@ -149,14 +150,20 @@ def _scores_of_both(reward_model, tokenizer, prompts, first, second) -> tuple[li
     return scores[:len(prompts)], scores[len(prompts):]
 
 
+def pair_correctness(reward_model, tokenizer, rows: list[dict]) -> list[float]:
+    """Per labeled row (prompt/chosen/rejected strings): 1 if the RM scores chosen above rejected, 0.5 on a tie,
+    else 0 (per row, so two reward models can be compared paired on the same rows)."""
+    if not rows:
+        raise AlignkitError("Measuring a reward model on labels needs at least one labeled row (prompt/chosen/rejected).")
+    chosen, rejected = _scores_of_both(reward_model, tokenizer, [r["prompt"] for r in rows],
+                                       [r["chosen"] for r in rows], [r["rejected"] for r in rows])
+    return [0.5 if c == r else float(c > r) for c, r in zip(chosen, rejected)]
+
+
 def preference_accuracy(reward_model, tokenizer, rows: list[dict]) -> float:
     """Fraction of labeled rows (prompt/chosen/rejected strings) the RM scores chosen above rejected."""
-    if not rows:
-        raise AlignkitError("preference_accuracy needs at least one labeled row (prompt/chosen/rejected).")
-    prompts = [r["prompt"] for r in rows]
-    chosen, rejected = _scores_of_both(reward_model, tokenizer, prompts, [r["chosen"] for r in rows],
-                                       [r["rejected"] for r in rows])
-    return _agreement(chosen, rejected, [True] * len(rows))
+    correct = pair_correctness(reward_model, tokenizer, rows)
+    return sum(correct) / len(correct)
 
 
 def oracle_accuracy(reward_model, tokenizer, pairs: list[tuple[str, str, str]]) -> float:
@@ -204,11 +211,9 @@ def accuracy_by_kind(reward_model, tokenizer, data: dict, backbone, labeler: Lab
     prompts = sorted({prompt for prompt, _, _ in pairs})
     greedy = sample(backbone, tokenizer, prompts, "chat", SampleConfig(temperature=0)).responses
     backbone_correct = {p: bool(score(p, r).correct) for p, r in zip(prompts, greedy)}
-    chosen, rejected = _scores_of_both(reward_model, tokenizer, [r["prompt"] for r in rows],
-                                       [r["chosen"] for r in rows], [r["rejected"] for r in rows])
     table = pd.DataFrame({
         "group": [_pair_group(p, backbone_correct) for p, _, _ in pairs],
-        "rm_correct": [0.5 if c == r else float(c > r) for c, r in zip(chosen, rejected)],
+        "rm_correct": pair_correctness(reward_model, tokenizer, rows),
         "ceiling": [max(q, 1 - q) for q in (order_free_probability(p, a, b, labeler) for p, a, b in pairs)]})
     grouped = table.groupby("group").agg(pairs=("rm_correct", "size"), rm_accuracy=("rm_correct", "mean"),
                                          ceiling=("ceiling", "mean"))

@@ -1,6 +1,6 @@
 """Choose a method's settings on the validation prompts (alignkit.experiments.tuning); data/results/tuning_METHOD.json.
 
-    .venv/bin/python scripts/tune.py ppo|dpo|kto [--jobs 2]
+    .venv/bin/python scripts/tune.py sft|rm|ppo|ppo-schedule|dpo|kto [--jobs 2]
     .venv/bin/python scripts/tune.py --reference-only    # add sft's validation point to the existing files
 """
 from __future__ import annotations
@@ -24,7 +24,7 @@ def main(argv: list[str]) -> None:
         print(json.dumps(add_sft_reference()))
         return
     if args.method is None:
-        parser.error("name a method (ppo, dpo or kto) or pass --reference-only")
+        parser.error(f"name a grid ({', '.join(sorted(GRIDS))}) or pass --reference-only")
     result = tune(args.method, args.jobs)
     write_result(RESULTS_DIR / f"tuning_{args.method}.json", "python scripts/tune.py " + " ".join(argv), result)
     print(json.dumps(result["chosen"]), json.dumps(result["points"], indent=1))

@@ -1,67 +1,181 @@
 """Choosing settings on the validation prompts (DESIGN §2.2: tune on validation, report on test).
 
-Each candidate is trained by the zoo's own recipe (seed 0) and measured on the validation prompts; the
-best gold wins. The test prompts are never looked at here. `data/README.md` says which run chose what.
+Each candidate is trained by the zoo's own recipe (seed 0) and measured on the validation prompts: policies
+by gold, the reward model by its accuracy on labeled pairs of `sft`'s answers to validation prompts. The
+test prompts are never looked at here. `data/README.md` says which run chose what.
+
+The rule (`choose`): the best candidate wins, unless the zoo's current setting is within two standard
+errors of it, paired on the same prompts or pairs; then the current setting stays. Two standard errors is
+the course's bar for calling any difference real, and rebuilding the zoo's chain for a difference within
+noise would change what every chapter reports for no measured gain.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, replace
+import math
+from dataclasses import asdict, dataclass, replace
 
 import torch
 
 from alignkit import zoo
 from alignkit.dpo import DPOSettings
-from alignkit.evaluate import REPORTING
-from alignkit.experiments.common import RESULTS_DIR, held_out_point, read_result, run_parallel, write_result
+from alignkit.evaluate import REPORTING, evaluate, per_prompt, prompts_for
+from alignkit.experiments.common import RESULTS_DIR, read_result, run_parallel, write_result
+from alignkit.generation import SampleConfig
 from alignkit.kto import KTOSettings
 from alignkit.ppo import PPOConfig
-from alignkit.recipes import train
+from alignkit.ppo_train import train_ppo
+from alignkit.preferences import REWARD_MODEL_SET, sample_pairs
+from alignkit.recipes import PPO_STEPS, ppo_setup, train
+from alignkit.reward import RewardSettings, pair_correctness
+from alignkit.sft import SFTSettings
+from alignkit.world.labelers import LabelerConfig, agreement_ceiling, label_pairs
 
-__all__ = ["KEYS", "GRIDS", "candidate", "sft_reference", "tune", "add_sft_reference"]
+__all__ = ["Grid", "GRIDS", "VALIDATION", "validation_pairs", "candidate", "choose", "sft_reference", "tune",
+           "add_sft_reference"]
 
-KEYS = ("gold_reward", "over_refusal", "harmful_compliance", "kl_to_ref")
+POLICY_KEYS = ("gold_reward", "over_refusal", "harmful_compliance")
 VALIDATION = replace(REPORTING, split="validation", samples_per_prompt=2)
-# method -> (recipe name, the settings keyword, its default, the grid of changes to try)
+VALIDATION_PAIR_SEED = 2000  # sft's samples for validation pairs: a seed no training set uses
+
+
+@dataclass(frozen=True)
+class Grid:
+    """What one tuning run varies: the recipe, its settings keyword and default, the changes to try."""
+
+    recipe: str
+    keyword: str
+    default: object
+    changes: tuple[dict, ...]
+    steps: tuple[int, ...] = ()  # PPO's length: each run is measured at these steps ("steps" joins the setting)
+    metric: str = "gold_reward"  # "pair_accuracy": the reward model's agreement with validation labels
+
+    def current(self) -> dict:
+        """The zoo's setting of what the grid varies."""
+        fields = {k: getattr(self.default, k) for k in self.changes[0]}
+        return fields | ({"steps": PPO_STEPS} if self.steps else {})
+
+
+def _product(**values: tuple) -> tuple[dict, ...]:
+    rows = [{}]
+    for key, options in values.items():
+        rows = [row | {key: option} for row in rows for option in options]
+    return tuple(rows)
+
+
 GRIDS = {
-    "ppo": ("ppo", "config", PPOConfig(), [{"kl_coef": k} for k in (0.05, 0.1, 0.2, 0.5)]),
-    "dpo": ("dpo", "settings", DPOSettings(), [{"beta": b, "learning_rate": lr} for b in (0.1, 0.3)
-                                                for lr in (1e-4, 3e-4)]),
-    "kto": ("kto", "settings", KTOSettings(), [{"beta": b, "learning_rate": lr} for b in (0.1, 0.3)
-                                                for lr in (1e-4, 3e-4)]),
+    "sft": Grid("sft", "settings", SFTSettings(), _product(epochs=(3.0, 6.0, 9.0), learning_rate=(5e-4, 1e-3, 2e-3))),
+    "rm": Grid("rm", "settings", RewardSettings(), _product(learning_rate=(2e-5, 5e-5, 1e-4, 2e-4)),
+               metric="pair_accuracy"),
+    "ppo": Grid("ppo", "config", PPOConfig(), _product(kl_coef=(0.05, 0.1, 0.2, 0.5))),
+    "ppo-schedule": Grid("ppo", "config", PPOConfig(), _product(learning_rate=(1e-4, 2e-4, 4e-4)), steps=(15, 30, 45)),
+    "dpo": Grid("dpo", "settings", DPOSettings(), _product(beta=(0.1, 0.3), learning_rate=(1e-4, 3e-4))),
+    "kto": Grid("kto", "settings", KTOSettings(), _product(beta=(0.1, 0.3), learning_rate=(1e-4, 3e-4))),
 }
 
 
-def candidate(method: str, change: dict) -> dict:
-    """Train one candidate (one torch thread) and measure it on the validation prompts."""
+def _policy_point(model, tokenizer, ref_model=None, **where) -> dict:
+    """`where`, the validation summary (each key with its SE) and, under "_values", gold per prompt (for pairing)."""
+    training = model.training
+    summary, df = evaluate(model, tokenizer, ref_model=ref_model, cloze=False, config=VALIDATION)
+    model.train(training)
+    keys = POLICY_KEYS + (("kl_to_ref",) if ref_model is not None else ())
+    return where | {k: summary[k] for key in keys for k in (key, f"{key}_se")} | {
+        "_values": per_prompt(df, "gold_reward").to_dict()}
+
+
+def validation_pairs() -> list[dict]:
+    """Labeled pairs of `sft`'s answers to the validation prompts (as the RM's training pairs are drawn), with
+    the labelers' ceiling on them as the first row's `ceiling`."""
+    sft, tokenizer = zoo.load("sft")
+    pairs = sample_pairs(sft, tokenizer, prompts_for("validation"), samples_per_prompt=4,
+                         sampling=SampleConfig(temperature=REWARD_MODEL_SET.temperature), seed=VALIDATION_PAIR_SEED)
+    labeler = replace(LabelerConfig(), seed=LabelerConfig().seed + 2)  # labelers neither training set had
+    return [dict(row, ceiling=agreement_ceiling(pairs, labeler)["accuracy_ceiling"])
+            for row in label_pairs(pairs, labeler)]
+
+
+def _mean_se(values: list[float]) -> tuple[float, float]:
+    mean = sum(values) / len(values)
+    var = sum((v - mean) ** 2 for v in values) / max(1, len(values) - 1)
+    return mean, math.sqrt(var / len(values))
+
+
+def candidate(method: str, change: dict, pairs: list[dict] | None = None) -> list[dict]:
+    """Train one candidate (one torch thread), measure it on the validation split; its points (one per step)."""
     torch.set_num_threads(1)
-    name, keyword, default, _ = GRIDS[method]
-    trained = train(name, seed=0, **{keyword: replace(default, **change)})
-    return held_out_point(trained.model, trained.tokenizer, KEYS, trained.ref_model, config=VALIDATION, **change)
+    grid = GRIDS[method]
+    settings = replace(grid.default, **change)
+    if grid.steps:
+        policy, ref_model, reward_model, value_model, tokenizer, prompts = ppo_setup(settings)
+        points: list[dict] = []
+
+        def measure(step: int) -> None:
+            if step in grid.steps:
+                points.append(_policy_point(policy, tokenizer, ref_model, **change, steps=step))
+
+        train_ppo(policy, ref_model, reward_model, value_model, tokenizer, prompts, settings, max(grid.steps),
+                  on_step=measure)
+        return points
+    trained = train(grid.recipe, seed=0, **{grid.keyword: settings})
+    if grid.metric == "pair_accuracy":
+        correct = pair_correctness(trained.model, trained.tokenizer, pairs)
+        accuracy, se = _mean_se(correct)
+        return [change | {"pair_accuracy": round(accuracy, 4), "pair_accuracy_se": round(se, 4),
+                          "_values": dict(enumerate(correct))}]
+    return [_policy_point(trained.model, trained.tokenizer, trained.ref_model, **change)]
+
+
+def _setting(point: dict, grid: Grid) -> dict:
+    return {k: point[k] for k in grid.current()}
+
+
+def choose(points: list[dict], grid: Grid) -> dict:
+    """The best point by the grid's metric, or the zoo's current setting where the best is within two paired
+    standard errors of it. Points carry per-item values under "_values"; the verdict, with the difference."""
+    best = max(points, key=lambda p: p[grid.metric])
+    current = next((p for p in points if _setting(p, grid) == grid.current()), None)
+    if current is None:
+        raise ValueError(f"the grid does not contain the zoo's current setting {grid.current()}")
+    shared = sorted(set(best["_values"]) & set(current["_values"]), key=str)
+    difference, se = _mean_se([best["_values"][k] - current["_values"][k] for k in shared])
+    keep = difference <= 2 * se
+    return {"chosen": _setting(current if keep else best, grid), "best": _setting(best, grid),
+            "current": grid.current(), "best_minus_current": round(difference, 4), "se": round(se, 4),
+            "verdict": "current kept: the best is within two standard errors" if keep
+            else "best chosen: it beats the current setting by more than two standard errors"}
 
 
 def sft_reference() -> dict:
     """`sft` measured as the candidates are (validation prompts, same samples): where every candidate starts,
     so a candidate whose gold falls well below it has diverged (the capstone's stability column)."""
     model, tokenizer = zoo.load("sft")
-    return held_out_point(model, tokenizer, [k for k in KEYS if k != "kl_to_ref"], config=VALIDATION)
+    point = _policy_point(model, tokenizer)
+    point.pop("_values")
+    return point
 
 
 def tune(method: str, jobs: int = 2) -> dict:
-    """Every candidate of the method's grid on the validation prompts, the one with the best gold, and `sft`."""
-    _, _, default, grid = GRIDS[method]
-    points = run_parallel(candidate, [(method, change) for change in grid], jobs)
-    best = max(points, key=lambda p: p["gold_reward"])
-    return {"method": method, "split": "validation", "default": asdict(default), "points": points,
-            "chosen": {k: best[k] for k in grid[0]}, "reference": sft_reference()}
+    """Every candidate of the method's grid on the validation split, the choice by `choose`, and `sft`."""
+    grid = GRIDS[method]
+    pairs = validation_pairs() if grid.metric == "pair_accuracy" else None
+    runs = run_parallel(candidate, [(method, change, pairs) for change in grid.changes], jobs)
+    points = [point for run in runs for point in run]
+    choice = choose(points, grid)
+    result = {"method": method, "split": "validation", "metric": grid.metric, "default": asdict(grid.default),
+              "points": [{k: v for k, v in p.items() if k != "_values"} for p in points],
+              "chosen": choice.pop("chosen"), "choice": choice}
+    if pairs:
+        return result | {"validation_pairs": len(pairs), "accuracy_ceiling": round(pairs[0]["ceiling"], 4)}
+    return result | {"reference": sft_reference()}
 
 
 def add_sft_reference(results_dir=RESULTS_DIR) -> dict:
-    """Measure `sft` once on the validation prompts and add it to every existing tuning file; the point."""
+    """Measure `sft` once on the validation prompts and add it to every existing policy tuning file; the point."""
     reference = sft_reference()
-    for method in GRIDS:
+    for method, grid in GRIDS.items():
         path = results_dir / f"tuning_{method}.json"
         result = read_result(path)
-        if result:
+        if result and grid.metric == "gold_reward":
             command = result.pop("command").split(" (reference:")[0]
             write_result(path, command + " (reference: python scripts/tune.py --reference-only)",
                          result | {"reference": reference})
