@@ -64,7 +64,7 @@ def _product(**values: tuple) -> tuple[dict, ...]:
 
 GRIDS = {
     "sft": Grid("sft", "settings", SFTSettings(), _product(epochs=(3.0, 6.0, 9.0), learning_rate=(5e-4, 1e-3, 2e-3))),
-    "rm": Grid("rm", "settings", RewardSettings(), _product(learning_rate=(2e-5, 5e-5, 1e-4, 2e-4)),
+    "rm": Grid("rm", "settings", RewardSettings(), _product(learning_rate=(2e-5, 5e-5, 1e-4, 2e-4, 4e-4, 8e-4)),
                metric="pair_accuracy"),
     "ppo": Grid("ppo", "config", PPOConfig(), _product(kl_coef=(0.05, 0.1, 0.2, 0.5))),
     "ppo-schedule": Grid("ppo", "config", PPOConfig(), _product(learning_rate=(1e-4, 2e-4, 4e-4)), steps=(15, 30, 45)),
