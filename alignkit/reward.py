@@ -139,9 +139,14 @@ def train_reward_model(reward_model, tokenizer, rows: list[dict], settings: Rewa
 # --- measuring -------------------------------------------------------------------------------
 
 
+def _credit(first: list[float], second: list[float], want_first: list[bool]) -> list[float]:
+    """Per item: 1 where first > second iff want_first, 0.5 on a tie in the scores, else 0."""
+    return [0.5 if a == b else float((a > b) == wanted) for a, b, wanted in zip(first, second, want_first)]
+
+
 def _agreement(first: list[float], second: list[float], want_first: list[bool]) -> float:
     """Fraction of items where first > second iff want_first; a tie in the scores counts 0.5."""
-    credit = [0.5 if a == b else float((a > b) == wanted) for a, b, wanted in zip(first, second, want_first)]
+    credit = _credit(first, second, want_first)
     return sum(credit) / len(credit)
 
 
@@ -154,10 +159,11 @@ def pair_correctness(reward_model, tokenizer, rows: list[dict]) -> list[float]:
     """Per labeled row (prompt/chosen/rejected strings): 1 if the RM scores chosen above rejected, 0.5 on a tie,
     else 0 (per row, so two reward models can be compared paired on the same rows)."""
     if not rows:
-        raise AlignkitError("Measuring a reward model on labels needs at least one labeled row (prompt/chosen/rejected).")
+        raise AlignkitError("Measuring a reward model on labels needs at least one labeled row "
+                            "(prompt/chosen/rejected).")
     chosen, rejected = _scores_of_both(reward_model, tokenizer, [r["prompt"] for r in rows],
                                        [r["chosen"] for r in rows], [r["rejected"] for r in rows])
-    return [0.5 if c == r else float(c > r) for c, r in zip(chosen, rejected)]
+    return _credit(chosen, rejected, [True] * len(rows))
 
 
 def preference_accuracy(reward_model, tokenizer, rows: list[dict]) -> float:

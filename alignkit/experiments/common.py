@@ -5,13 +5,18 @@ import json
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from alignkit.errors import DataFileError
 from alignkit.evaluate import EvalConfig, evaluate
 from alignkit.storage import atomic_write_json
 from alignkit.trl_driver import StepHook
 
-__all__ = ["RESULTS_DIR", "held_out_point", "every", "run_parallel", "write_result", "read_result"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["RESULTS_DIR", "held_out_point", "held_out_point_and_frame", "every", "run_parallel", "write_result",
+           "read_result"]
 
 RESULTS_DIR = Path(__file__).resolve().parents[2] / "data" / "results"
 
@@ -20,11 +25,17 @@ def held_out_point(model, tokenizer, keys: Iterable[str], ref_model=None, reward
                    config: EvalConfig = EvalConfig(), **where) -> dict:
     """`where` plus the harness's summary keys, each with its standard error, on the test prompts (cloze skipped:
     it does not change). config: EvalConfig (default one response per prompt, for measuring mid-run)."""
+    return held_out_point_and_frame(model, tokenizer, keys, ref_model, reward_model, config, **where)[0]
+
+
+def held_out_point_and_frame(model, tokenizer, keys: Iterable[str], ref_model=None, reward_model=None,
+                             config: EvalConfig = EvalConfig(), **where) -> tuple[dict, pd.DataFrame]:
+    """`held_out_point` and the harness's per-response frame, for pairing two points prompt by prompt."""
     training = model.training
-    summary, _ = evaluate(model, tokenizer, ref_model=ref_model, reward_model=reward_model, cloze=False,
-                          config=config)
+    summary, df = evaluate(model, tokenizer, ref_model=ref_model, reward_model=reward_model, cloze=False,
+                           config=config)
     model.train(training)  # sampling switches to eval mode; the trainer's mode comes back
-    return where | {k: summary[k] for key in keys for k in (key, f"{key}_se")}  # evaluate rounds to 4 places
+    return where | {k: summary[k] for key in keys for k in (key, f"{key}_se")}, df  # evaluate rounds to 4 places
 
 
 def every(n: int, action: Callable[[int], None]) -> StepHook:

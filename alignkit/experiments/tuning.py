@@ -11,15 +11,15 @@ noise would change what every chapter reports for no measured gain.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, replace
 
+import pandas as pd
 import torch
 
 from alignkit import zoo
 from alignkit.dpo import DPOSettings
-from alignkit.evaluate import REPORTING, evaluate, per_prompt, prompts_for
-from alignkit.experiments.common import RESULTS_DIR, read_result, run_parallel, write_result
+from alignkit.evaluate import REPORTING, _mean_and_se, per_prompt, prompts_for
+from alignkit.experiments.common import RESULTS_DIR, held_out_point_and_frame, read_result, run_parallel, write_result
 from alignkit.generation import SampleConfig
 from alignkit.kto import KTOSettings
 from alignkit.ppo import PPOConfig
@@ -75,29 +75,23 @@ GRIDS = {
 
 def _policy_point(model, tokenizer, ref_model=None, **where) -> dict:
     """`where`, the validation summary (each key with its SE) and, under "_values", gold per prompt (for pairing)."""
-    training = model.training
-    summary, df = evaluate(model, tokenizer, ref_model=ref_model, cloze=False, config=VALIDATION)
-    model.train(training)
     keys = POLICY_KEYS + (("kl_to_ref",) if ref_model is not None else ())
-    return where | {k: summary[k] for key in keys for k in (key, f"{key}_se")} | {
-        "_values": per_prompt(df, "gold_reward").to_dict()}
+    point, df = held_out_point_and_frame(model, tokenizer, keys, ref_model, config=VALIDATION, **where)
+    return point | {"_values": per_prompt(df, "gold_reward").to_dict()}
 
 
-def validation_pairs() -> list[dict]:
-    """Labeled pairs of `sft`'s answers to the validation prompts (as the RM's training pairs are drawn), with
-    the labelers' ceiling on them as the first row's `ceiling`."""
+def validation_pairs() -> tuple[list[dict], float]:
+    """Labeled pairs of `sft`'s answers to the validation prompts (drawn as the RM's training pairs are), and the
+    labelers' accuracy ceiling on them."""
     sft, tokenizer = zoo.load("sft")
     pairs = sample_pairs(sft, tokenizer, prompts_for("validation"), samples_per_prompt=4,
                          sampling=SampleConfig(temperature=REWARD_MODEL_SET.temperature), seed=VALIDATION_PAIR_SEED)
     labeler = replace(LabelerConfig(), seed=LabelerConfig().seed + 2)  # labelers neither training set had
-    return [dict(row, ceiling=agreement_ceiling(pairs, labeler)["accuracy_ceiling"])
-            for row in label_pairs(pairs, labeler)]
+    return label_pairs(pairs, labeler), agreement_ceiling(pairs, labeler)["accuracy_ceiling"]
 
 
 def _mean_se(values: list[float]) -> tuple[float, float]:
-    mean = sum(values) / len(values)
-    var = sum((v - mean) ** 2 for v in values) / max(1, len(values) - 1)
-    return mean, math.sqrt(var / len(values))
+    return _mean_and_se(pd.Series(values, dtype=float))
 
 
 def candidate(method: str, change: dict, pairs: list[dict] | None = None) -> list[dict]:
@@ -120,8 +114,7 @@ def candidate(method: str, change: dict, pairs: list[dict] | None = None) -> lis
     if grid.metric == "pair_accuracy":
         correct = pair_correctness(trained.model, trained.tokenizer, pairs)
         accuracy, se = _mean_se(correct)
-        return [change | {"pair_accuracy": round(accuracy, 4), "pair_accuracy_se": round(se, 4),
-                          "_values": dict(enumerate(correct))}]
+        return [change | {"pair_accuracy": accuracy, "pair_accuracy_se": se, "_values": dict(enumerate(correct))}]
     return [_policy_point(trained.model, trained.tokenizer, trained.ref_model, **change)]
 
 
@@ -140,7 +133,7 @@ def choose(points: list[dict], grid: Grid) -> dict:
     difference, se = _mean_se([best["_values"][k] - current["_values"][k] for k in shared])
     keep = difference <= 2 * se
     return {"chosen": _setting(current if keep else best, grid), "best": _setting(best, grid),
-            "current": grid.current(), "best_minus_current": round(difference, 4), "se": round(se, 4),
+            "current": grid.current(), "best_minus_current": difference, "se": se,
             "verdict": "current kept: the best is within two standard errors" if keep
             else "best chosen: it beats the current setting by more than two standard errors"}
 
@@ -157,7 +150,7 @@ def sft_reference() -> dict:
 def tune(method: str, jobs: int = 2) -> dict:
     """Every candidate of the method's grid on the validation split, the choice by `choose`, and `sft`."""
     grid = GRIDS[method]
-    pairs = validation_pairs() if grid.metric == "pair_accuracy" else None
+    pairs, ceiling = validation_pairs() if grid.metric == "pair_accuracy" else (None, None)
     runs = run_parallel(candidate, [(method, change, pairs) for change in grid.changes], jobs)
     points = [point for run in runs for point in run]
     choice = choose(points, grid)
@@ -165,7 +158,7 @@ def tune(method: str, jobs: int = 2) -> dict:
               "points": [{k: v for k, v in p.items() if k != "_values"} for p in points],
               "chosen": choice.pop("chosen"), "choice": choice}
     if pairs:
-        return result | {"validation_pairs": len(pairs), "accuracy_ceiling": round(pairs[0]["ceiling"], 4)}
+        return result | {"validation_pairs": len(pairs), "accuracy_ceiling": round(ceiling, 4)}
     return result | {"reference": sft_reference()}
 
 
