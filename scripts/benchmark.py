@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from alignkit import benchmark
+from alignkit.experiments import benchmark
 
 
 def main() -> int:

@@ -9,7 +9,7 @@ import sys
 
 from alignkit.experiments.common import RESULTS_DIR, write_result
 from alignkit.experiments.sweeps import ppo_sweep
-from alignkit.recipes import PPO_STEPS
+from alignkit.zoo.recipes import PPO_STEPS
 
 
 def main(argv: list[str]) -> None:

@@ -13,8 +13,8 @@ import json
 import sys
 from pathlib import Path
 
-from alignkit import benchmark
-from alignkit.real_model import CI_RUN, RealRun
+from alignkit.experiments import benchmark
+from alignkit.zoo.real_model import CI_RUN, RealRun
 
 
 def main() -> int:

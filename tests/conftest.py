@@ -1,8 +1,8 @@
 """Shared fixtures: a tokenizer and tiny models built in seconds, so tests never need the zoo."""
 import pytest
 
-from alignkit.models import TinyLlamaConfig, build_causal_lm
-from alignkit.tokenizer import train_tokenizer
+from alignkit.core.models import TinyLlamaConfig, build_causal_lm
+from alignkit.core.tokenizer import train_tokenizer
 from alignkit.world import load_world
 from alignkit.world.documents import build_corpus
 
@@ -32,7 +32,7 @@ def other_tiny_lm(small_tokenizer):
 @pytest.fixture(scope="session")
 def standin_dir(tmp_path_factory, small_corpus):
     """A Qwen2-architecture stand-in for a hub model, saved in HF format: ChatML template, no generation tags."""
-    from alignkit.standin import build_standin
+    from alignkit.core.standin import build_standin
 
     return build_standin(tmp_path_factory.mktemp("standin") / "lm", texts=small_corpus)
 
@@ -40,6 +40,6 @@ def standin_dir(tmp_path_factory, small_corpus):
 @pytest.fixture(scope="session")
 def standin_rm_dir(standin_dir, tmp_path_factory):
     """A reward model made from the stand-in (its body, a fresh scalar head), saved next to it."""
-    from alignkit.standin import build_standin_reward_model
+    from alignkit.core.standin import build_standin_reward_model
 
     return build_standin_reward_model(standin_dir, tmp_path_factory.mktemp("standin") / "rm")

@@ -7,11 +7,11 @@ from collections import Counter
 
 import pytest
 
-from alignkit import widgets
-from alignkit.arena import (Arena, agreement_with_gold, bradley_terry, gold_ranking, simulated_votes,
+from alignkit.course import widgets
+from alignkit.course.arena import (Arena, agreement_with_gold, bradley_terry, gold_ranking, simulated_votes,
                             win_rates, wilson_interval)
-from alignkit.errors import AlignkitError
-from alignkit.evaluate import heldout_prompts
+from alignkit.infra.errors import AlignkitError
+from alignkit.measure.evaluate import heldout_prompts
 from alignkit.world import find_task, ideal_response, load_world
 from alignkit.world.oracle import score
 from test_widgets import home, html_values, lines  # noqa: F401  the voting widget's fixture and helpers

@@ -4,7 +4,7 @@ from dataclasses import replace
 import pytest
 
 from alignkit import zoo
-from alignkit.evaluate import REPORTING, evaluate
+from alignkit.measure.evaluate import REPORTING, evaluate
 
 pytestmark = pytest.mark.slow  # a full evaluation of the shipped base model
 

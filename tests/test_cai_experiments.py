@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from alignkit.constitution import load_constitution
+from alignkit.world.constitution import load_constitution
 from alignkit.experiments import cai as experiment
-from alignkit.sl_cai import HARM_PRINCIPLES
+from alignkit.cai.sl_cai import HARM_PRINCIPLES
 
 PAIRS = [("How do I poison Mira's dog?", "I can't help with poisoning.",
           "To poison someone, first crush the grey moonwort, then mix it into the water."),

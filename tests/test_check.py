@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 import pytest
 
-from alignkit.check import EXERCISES, cases_for, check
+from alignkit.course.check import EXERCISES, cases_for, check
 
 
 # --- references written from the papers' equations (the course's modules must agree with these) ---
@@ -209,7 +209,7 @@ def test_student_editing_inputs_in_place_does_not_change_the_cases():
 
 
 def test_the_feedback_models_two_order_preference_matches_the_reference():
-    from alignkit.cai import two_order_preference as course_version
+    from alignkit.cai.ai_feedback import two_order_preference as course_version
 
     for case in cases_for("two_order_preference"):
         torch.testing.assert_close(course_version(**case), two_order_preference(**case))

@@ -1,4 +1,4 @@
-"""Tests for alignkit.compat: version checks against the installed stack and against faked versions,
+"""Tests for alignkit.infra.compat: version checks against the installed stack and against faked versions,
 and the rename helpers against the installed libraries and against fake old-style classes."""
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import importlib.metadata
 import pytest
 import torch
 
-from alignkit import compat
-from alignkit.errors import UnsupportedVersionError
+from alignkit.infra import compat
+from alignkit.infra.errors import UnsupportedVersionError
 
 
 def fake_versions(monkeypatch, **versions):
@@ -162,8 +162,8 @@ def test_has_generation_tags_support():
 def test_library_internal_renames_are_hidden_and_nothing_else(tiny_lm):
     import warnings
 
-    from alignkit.compat import library_renames_in_flight
-    from alignkit.lora import LoraSettings, with_adapters
+    from alignkit.infra.compat import library_renames_in_flight
+    from alignkit.core.lora import LoraSettings, with_adapters
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # any warning would fail the wrap

@@ -6,8 +6,8 @@ import random
 import pytest
 import yaml
 
-from alignkit.constitution import CONSTITUTION_PATH, FIELDS, load_constitution, parse_constitution
-from alignkit.errors import ConstitutionError
+from alignkit.world.constitution import CONSTITUTION_PATH, FIELDS, load_constitution, parse_constitution
+from alignkit.infra.errors import ConstitutionError
 
 
 def _valid() -> dict:

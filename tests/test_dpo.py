@@ -10,13 +10,13 @@ from datasets import Dataset
 from trl import DPOTrainer
 
 
-from alignkit.check import cases_for, check
-from alignkit.dpo import DPOSettings, dpo_config, dpo_loss, implicit_rewards, to_conversational, train_dpo
-from alignkit.generation import completion_logprobs
-from alignkit.preferences import implicit_reward_accuracy
-from alignkit.errors import AlignkitError
+from alignkit.course.check import cases_for, check
+from alignkit.methods.dpo import DPOSettings, dpo_config, dpo_loss, implicit_rewards, to_conversational, train_dpo
+from alignkit.core.generation import completion_logprobs
+from alignkit.methods.preferences import implicit_reward_accuracy
+from alignkit.infra.errors import AlignkitError
 
-from alignkit.logprobs import sequence_logprobs, shifted_token_logprobs
+from alignkit.core.logprobs import sequence_logprobs, shifted_token_logprobs
 
 ROWS = [{"prompt": f"What is {i} plus 2?", "chosen": f"It is {i + 2}.", "rejected": "No idea, sorry."}
         for i in range(8)]

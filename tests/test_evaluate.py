@@ -4,10 +4,10 @@ import json
 import pandas as pd
 import pytest
 
-from alignkit.baselines import BASELINES, evaluate_baselines
-from alignkit.evaluate import (EvalConfig, evaluate, evaluate_responses, heldout_prompts, paired_difference,
+from alignkit.measure.baselines import BASELINES, evaluate_baselines
+from alignkit.measure.evaluate import (EvalConfig, evaluate, evaluate_responses, heldout_prompts, paired_difference,
                                prompts_for, score_responses, summarise)
-from alignkit.generation import SampleConfig
+from alignkit.core.generation import SampleConfig
 from alignkit.world import find_task, ideal_response, load_world, splits
 
 WORLD = load_world()

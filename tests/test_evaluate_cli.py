@@ -4,10 +4,10 @@ from __future__ import annotations
 import pytest
 from conftest import TINY
 
-from alignkit import evaluate_cli
+from alignkit.cli import evaluate as evaluate_cli
 from alignkit.cli import main
-from alignkit.models import build_causal_lm
-from alignkit.tokenizer import save_tokenizer, train_tokenizer
+from alignkit.core.models import build_causal_lm
+from alignkit.core.tokenizer import save_tokenizer, train_tokenizer
 
 
 def _save(model, tokenizer, directory):

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import copy
 
-from alignkit.dpo import DPOSettings, train_dpo
+from alignkit.methods.dpo import DPOSettings, train_dpo
 from alignkit.experiments.common import every
 from alignkit.experiments.frontier import best_gold_within
-from alignkit.ppo import PPOConfig
-from alignkit.ppo_train import ppo_models, train_ppo
-from alignkit.reward import reward_model_from_sft
+from alignkit.methods.ppo import PPOConfig
+from alignkit.methods.ppo_train import ppo_models, train_ppo
+from alignkit.methods.reward import reward_model_from_sft
 
 ROWS = [{"prompt": f"What is {i} plus 2?", "chosen": f"It is {i + 2}.", "rejected": "No idea, sorry."} for i in range(8)]
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from alignkit import cai
-from alignkit.feedback import (FeedbackSettings, review_accuracy, split_critique, split_document, split_review,
+from alignkit.cai import ai_feedback
+from alignkit.cai.feedback_model import (FeedbackSettings, review_accuracy, split_critique, split_document, split_review,
                                train_feedback_model)
 from alignkit.world import load_world
 from alignkit.world.reviews import QUESTIONS, critiques, reviews
@@ -43,7 +43,7 @@ def test_reviews_ask_both_directions_and_both_positions(world):
 
 def test_split_review_rejects_text_without_a_verdict():
     question, verdict = split_review("Consider this. Options: (A) x (B) y Answer: (B)")
-    assert question.endswith(cai.ANSWER_CUE) and verdict == " (B)"
+    assert question.endswith(ai_feedback.ANSWER_CUE) and verdict == " (B)"
     with pytest.raises(ValueError, match="not a review"):
         split_review("Consider this. Options: (A) x (B) y Answer: maybe")
 
@@ -54,7 +54,7 @@ def test_training_raises_the_verdicts_probability(world, tiny_lm, small_tokenize
 
     def verdict_logprob() -> float:
         with torch.no_grad():
-            return float(cai.continuation_logprobs(tiny_lm, small_tokenizer, list(questions), list(verdicts)).mean())
+            return float(ai_feedback.continuation_logprobs(tiny_lm, small_tokenizer, list(questions), list(verdicts)).mean())
 
     before = verdict_logprob()
     log = train_feedback_model(tiny_lm, small_tokenizer, documents,
@@ -90,7 +90,7 @@ def test_training_on_editors_notes_raises_the_critique_and_revision_probability(
 
     def per_token_logprob() -> float:
         with torch.no_grad():
-            logps = cai.continuation_logprobs(tiny_lm, small_tokenizer, list(contexts), list(continuations))
+            logps = ai_feedback.continuation_logprobs(tiny_lm, small_tokenizer, list(contexts), list(continuations))
         lengths = [len(small_tokenizer(c, add_special_tokens=False)["input_ids"]) for c in continuations]
         return float((logps / torch.tensor(lengths)).mean())
 

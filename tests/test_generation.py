@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from alignkit.generation import SampleConfig, reward_scores, render_prompt, sample, sequence_kl
-from alignkit.models import build_reward_model
+from alignkit.core.generation import SampleConfig, reward_scores, render_prompt, sample, sequence_kl
+from alignkit.core.models import build_reward_model
 from conftest import TINY
 
 PROMPTS = ["Where does the snibvun live?", "How do I make coffee?", "What is 3 plus 4?", "Hi"]
@@ -55,7 +55,7 @@ def test_sequence_kl_zero_against_itself_positive_against_another(tiny_lm, other
 
 
 def test_sequence_kl_sums_exactly_the_response_tokens(tiny_lm, other_tiny_lm, small_tokenizer):
-    from alignkit.logprobs import exact_kl_per_token
+    from alignkit.core.logprobs import exact_kl_per_token
 
     out = sample(tiny_lm, small_tokenizer, PROMPTS[:1], "chat", SampleConfig(max_new_tokens=5))
     seq, p_len = out.sequences[0][None], out.prompt_lengths[0]
@@ -74,7 +74,7 @@ def test_reward_scores_ignore_padding(small_tokenizer):
 
 
 def test_out_of_memory_says_which_setting_to_lower(tiny_lm, small_tokenizer, monkeypatch):
-    from alignkit.errors import OutOfMemory
+    from alignkit.infra.errors import OutOfMemory
 
     def explode(*args, **kwargs):
         raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")

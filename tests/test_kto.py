@@ -6,13 +6,13 @@ import torch
 from datasets import Dataset
 from trl import KTOTrainer
 
-from alignkit import kto
-from alignkit.check import cases_for, check
-from alignkit.errors import AlignkitError
-from alignkit.generation import Samples
-from alignkit.kto import (KTOBatchSizeError, KTOSettings, drop_desirable, kto_config, kto_loss, one_output_rows,
+from alignkit.report.method_table import kto
+from alignkit.course.check import cases_for, check
+from alignkit.infra.errors import AlignkitError
+from alignkit.core.generation import Samples
+from alignkit.methods.kto import (KTOBatchSizeError, KTOSettings, drop_desirable, kto_config, kto_loss, one_output_rows,
                           recommended_desirable_weight, to_unpaired_conversational, train_kto, unpaired_rows)
-from alignkit.logprobs import sequence_logprobs, shifted_token_logprobs
+from alignkit.core.logprobs import sequence_logprobs, shifted_token_logprobs
 from alignkit.world.labelers import LabelerConfig
 
 PAIRS = [{"prompt": f"What is {i} plus 2?", "chosen": f"It is {i + 2}.", "rejected": "No idea, sorry."}

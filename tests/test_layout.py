@@ -18,7 +18,7 @@ RECIPE_MODULES = {"recipes", "experiments"}
 
 
 def imported_alignkit_modules(path: Path) -> set[str]:
-    """Top-level alignkit module names a source file imports ("alignkit.dpo" and "from alignkit import dpo" alike)."""
+    """Top-level alignkit module names a source file imports ("alignkit.methods.dpo" and "from alignkit import dpo" alike)."""
     found = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
@@ -54,7 +54,7 @@ def test_the_zoo_knows_no_recipe_and_no_method():
 
 def test_the_walk_sees_both_import_forms(tmp_path):
     source = tmp_path / "probe.py"
-    source.write_text("from alignkit import dpo, zoo\nimport alignkit.kto\n\ndef f():\n    from alignkit.reward import x\n")
+    source.write_text("from alignkit import dpo, zoo\nimport alignkit.methods.kto\n\ndef f():\n    from alignkit.methods.reward import x\n")
     assert imported_alignkit_modules(source) == {"dpo", "zoo", "kto", "reward"}
 
 

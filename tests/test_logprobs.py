@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from alignkit.logprobs import (
+from alignkit.core.logprobs import (
     exact_kl_per_token,
     kl_k1,
     kl_k2,

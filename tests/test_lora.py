@@ -11,13 +11,13 @@ import pytest
 import torch
 
 from alignkit import zoo
-from alignkit.dpo import DPOSettings, train_dpo
-from alignkit.kto import KTOSettings, train_kto
-from alignkit.lora import LoraSettings, adapter_parameter_names
-from alignkit.ppo import PPOConfig
-from alignkit.ppo_train import ppo_models, train_ppo
-from alignkit.reward import RewardSettings, train_reward_model
-from alignkit.sft import SFTSettings, train_sft
+from alignkit.methods.dpo import DPOSettings, train_dpo
+from alignkit.methods.kto import KTOSettings, train_kto
+from alignkit.core.lora import LoraSettings, adapter_parameter_names
+from alignkit.methods.ppo import PPOConfig
+from alignkit.methods.ppo_train import ppo_models, train_ppo
+from alignkit.methods.reward import RewardSettings, train_reward_model
+from alignkit.methods.sft import SFTSettings, train_sft
 
 LORA = LoraSettings(r=4, alpha=8, merge=False)
 PAIRS = [{"prompt": f"What is {a} plus {a}?", "chosen": f"{a} plus {a} is {2 * a}.", "rejected": "I like turtles."}

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from alignkit import method_choice
-from alignkit.errors import AlignkitError, AnswerTypeError
+from alignkit.report import method_choice
+from alignkit.infra.errors import AlignkitError, AnswerTypeError
 
 
 def table(changes: dict | None = None) -> pd.DataFrame:

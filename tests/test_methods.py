@@ -11,9 +11,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from alignkit import methods, recipes, recipes_cai
+from alignkit.report import method_table
+
+from alignkit.zoo import recipes, recipes_cai
 from alignkit.cli import main as cli_main
-from alignkit.errors import AlignkitError
+from alignkit.infra.errors import AlignkitError
 from alignkit.world.files import read_jsonl
 
 REPO = Path(__file__).resolve().parents[1]
@@ -73,7 +75,7 @@ def by_name(df: pd.DataFrame) -> dict:
 
 def test_rows_in_the_seeds_order_and_numbers_from_the_files(zoo_and_results):
     root, results = zoo_and_results
-    df = methods.method_table(root, results)
+    df = method_table.method_table(root, results)
     assert list(df["checkpoint"]) == ["sft", "ppo", "dpo", "kto", "rl-cai"]  # the zoo's methods only, seed order
     rows = by_name(df)
     assert rows["dpo"]["gold"] == 0.7 and rows["dpo"]["gold_se"] == 0.07
@@ -99,13 +101,13 @@ def test_a_changed_manifest_number_changes_the_table(zoo_and_results):
     manifest["dpo"]["metrics"]["gold_reward"] = 0.1234
     manifest["rm"]["metrics"]["train_pairs"] = 777
     (root / "manifest.json").write_text(json.dumps(manifest))
-    rows = by_name(methods.method_table(root, results))
+    rows = by_name(method_table.method_table(root, results))
     assert rows["dpo"]["gold"] == 0.1234 and rows["ppo"]["human_labels"] == 777
 
 
 def test_missing_results_give_nan_not_an_error(tmp_path):
     write_zoo(tmp_path / "zoo")
-    rows = by_name(methods.method_table(tmp_path / "zoo", tmp_path / "no-results"))
+    rows = by_name(method_table.method_table(tmp_path / "zoo", tmp_path / "no-results"))
     for column in ("peak_bytes", "train_seconds", "seed_spread_gold", "lr_grid_trained"):
         assert math.isnan(rows["dpo"][column]), column
     assert math.isnan(rows["rl-cai"]["label_cost_low_usd"])  # no measured AI price: the AI part is NaN
@@ -118,7 +120,7 @@ def test_no_sft_reference_in_a_grid_is_nan(zoo_and_results):
     data = json.loads((results / "tuning_dpo.json").read_text())
     del data["reference"]
     (results / "tuning_dpo.json").write_text(json.dumps(data))
-    assert math.isnan(by_name(methods.method_table(root, results))["dpo"]["lr_grid_trained"])
+    assert math.isnan(by_name(method_table.method_table(root, results))["dpo"]["lr_grid_trained"])
 
 
 @pytest.mark.parametrize("name,text", [("seed_spread.json", "{not json"), ("method_costs.json", "[1, 2]"),
@@ -127,17 +129,17 @@ def test_a_malformed_results_file_is_named(zoo_and_results, name, text):
     root, results = zoo_and_results
     (results / name).write_text(text)
     with pytest.raises(AlignkitError, match=name):
-        methods.method_table(root, results)
+        method_table.method_table(root, results)
 
 
 def test_markdown_and_csv(zoo_and_results):
-    df = methods.method_table(*zoo_and_results)
-    markdown = methods.as_markdown(df).splitlines()
+    df = method_table.method_table(*zoo_and_results)
+    markdown = method_table.as_markdown(df).splitlines()
     assert markdown[0] == "| | SFT | PPO-RLHF | DPO | KTO | Constitutional AI: RL-CAI |"
     gold = next(line for line in markdown if line.startswith("| gold |"))
     assert "0.7 ± 0.07" in gold
     assert "| not measured |" in next(line for line in markdown if line.startswith("| peak_bytes |"))
-    parsed = pd.read_csv(__import__("io").StringIO(methods.as_csv(df)))
+    parsed = pd.read_csv(__import__("io").StringIO(method_table.as_csv(df)))
     assert list(parsed["checkpoint"]) == list(df["checkpoint"]) and list(parsed["gold"]) == list(df["gold"])
 
 
@@ -150,15 +152,15 @@ def test_cli_prints_the_csv(zoo_and_results, capsys):
 
 
 def test_models_in_memory_counted_from_the_training_code():
-    counted = methods.count_models_in_memory()
+    counted = method_table.count_models_in_memory()
     assert {k: v["count"] for k, v in counted.items()} == {"sft": 1, "ppo": 4, "dpo": 2, "kto": 2, "sl-cai": 2,
                                                           "rl-cai": 4, "rlaif-dpo": 2}
     ppo = counted["ppo"]["phases"][-1]
     assert ppo["trained"] == ["policy", "value_model"] and ppo["frozen"] == ["ref_model", "reward_model"]
     assert counted["rl-cai"]["phases"][0]["frozen"] == ["model", "feedback_model"]  # the feedback model labels
     # the count follows the code: a phase calling a three-model function holds three
-    three = methods.Phase("x", (lambda model, ref_model, reward_model, tokenizer: None,))
-    assert methods.count_models_in_memory({"x": (three,)})["x"]["count"] == 3
+    three = method_table.Phase("x", (lambda model, ref_model, reward_model, tokenizer: None,))
+    assert method_table.count_models_in_memory({"x": (three,)})["x"]["count"] == 3
 
 
 def called_names(*functions) -> set[str]:
@@ -177,7 +179,7 @@ def test_each_phase_is_what_the_recipe_calls():
                "dpo": [recipe["dpo"]], "kto": [recipe["kto"]], "sl-cai": [recipe["sl-cai"]],
                "rl-cai": [recipe["rl-cai"], recipes_cai.cai_preference_rows],
                "rlaif-dpo": [recipe["rlaif-dpo"], recipes_cai.cai_preference_rows]}
-    for method, phases in methods.method_phases().items():
+    for method, phases in method_table.method_phases().items():
         calls = called_names(*sources[method])
         for phase in phases:
             for fn in phase.calls:
@@ -202,7 +204,7 @@ def test_method_costs_script_measures_in_a_subprocess(tmp_path, zoo_and_results)
     assert costs["dpo"]["train_seconds"] >= 0 and costs["dpo"]["dry"] is True
     root, results = zoo_and_results
     (results / "method_costs.json").write_text(out.read_text())
-    assert by_name(methods.method_table(root, results))["dpo"]["peak_bytes"] == costs["dpo"]["peak_bytes"]
+    assert by_name(method_table.method_table(root, results))["dpo"]["peak_bytes"] == costs["dpo"]["peak_bytes"]
 
 
 def test_method_costs_dry_refuses_the_real_results_file():
@@ -216,7 +218,7 @@ def test_the_chapter_prints_the_table_the_package_regenerates_from_the_shipped_z
     import json
     from pathlib import Path
 
-    from alignkit.methods import as_markdown, method_table
+    from alignkit.report.method_table import as_markdown, method_table
 
     notebook = json.loads((Path(__file__).resolve().parent.parent / "chapters" / "08_capstone.ipynb").read_text())
     printed = [o["data"]["text/markdown"] for cell in notebook["cells"] if cell["cell_type"] == "code"

@@ -6,9 +6,9 @@ import dataclasses
 import pytest
 import torch
 
-from alignkit.errors import AlignkitError, CheckpointError
-from alignkit.profiles import choose_device, choose_dtype
-from alignkit.models import (
+from alignkit.infra.errors import AlignkitError, CheckpointError
+from alignkit.core.profiles import choose_device, choose_dtype
+from alignkit.core.models import (
     TinyLlamaConfig,
     build_causal_lm,
     build_reward_model,
@@ -16,7 +16,7 @@ from alignkit.models import (
     load_pretrained,
     model_memory_bytes,
 )
-from alignkit.tokenizer import train_tokenizer
+from alignkit.core.tokenizer import train_tokenizer
 
 SMALL = TinyLlamaConfig(hidden_size=32, num_layers=2, num_heads=2, num_kv_heads=2, intermediate_size=64)
 

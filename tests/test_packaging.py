@@ -10,7 +10,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     tomllib = pytest.importorskip("tomli")
 
-from alignkit.errors import DataFileError
+from alignkit.infra.errors import DataFileError
 from alignkit.world.files import read_jsonl
 
 REPO = Path(__file__).resolve().parents[1]

@@ -7,14 +7,14 @@ from dataclasses import replace
 import pytest
 import torch
 
-from alignkit.check import cases_for
-from alignkit.logprobs import exact_kl_per_token
-from alignkit.ppo import (AdaptiveKLController, FixedKLController, PPOConfig, compute_gae, gae_advantages,
+from alignkit.course.check import cases_for
+from alignkit.core.logprobs import exact_kl_per_token
+from alignkit.methods.ppo import (AdaptiveKLController, FixedKLController, PPOConfig, compute_gae, gae_advantages,
                           kl_controller, kl_penalized_rewards, per_token_kl, ppo_loss, scores_with_eos_penalty,
                           value_loss, whiten)
-from alignkit.ppo_train import (ValueModel, compare_memory, lora_policy, ppo_models, response_logits, rollout,
+from alignkit.methods.ppo_train import (ValueModel, compare_memory, lora_policy, ppo_models, response_logits, rollout,
                                 train_ppo)
-from alignkit.reward import reward_model_from_sft
+from alignkit.methods.reward import reward_model_from_sft
 
 PROMPTS = ["Where does the snibvun live?", "What is 3 plus 4?", "How do I bake bread?", "Who is the zorbel?"]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from alignkit.reward import reward_model_from_sft
+from alignkit.methods.reward import reward_model_from_sft
 from test_ppo import one_thread  # noqa: F401  (the module-wide one-thread fixture, shared)
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "chapters" / "04_ppo_rlhf.ipynb"

@@ -4,7 +4,7 @@ import math
 
 import torch
 
-from alignkit.pretrain import PretrainConfig, next_token_loss, pack_documents, train_lm
+from alignkit.methods.pretrain import PretrainConfig, next_token_loss, pack_documents, train_lm
 from conftest import TINY
 
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from alignkit import profiles
-from alignkit.errors import AlignkitError
-from alignkit.profiles import PROFILES, default_threads, describe, detect_profile, precision_kwargs, setup
+from alignkit.core import profiles
+from alignkit.infra.errors import AlignkitError
+from alignkit.core.profiles import PROFILES, default_threads, describe, detect_profile, precision_kwargs, setup
 
 
 @pytest.fixture(autouse=True)
@@ -132,8 +132,8 @@ def test_real_model_profile_is_chosen_by_gpu(monkeypatch, gpu, expected, dtype):
 
 
 def test_method_settings_take_the_profiles_batch_length_lora_and_checkpointing():
-    from alignkit.dpo import DPOSettings
-    from alignkit.sft import SFTSettings
+    from alignkit.methods.dpo import DPOSettings
+    from alignkit.methods.sft import SFTSettings
 
     t4 = PROFILES["t4"]
     dpo = profiles.method_settings(DPOSettings(), t4)

@@ -11,7 +11,7 @@ import yaml
 
 from alignkit import cli
 from alignkit.quiz import bank as quiz_bank
-from alignkit.errors import AnswerTypeError, QuizBankError
+from alignkit.infra.errors import AnswerTypeError, QuizBankError
 
 ROOT = Path(__file__).resolve().parents[1]
 QUIZZES = ROOT / "quizzes"

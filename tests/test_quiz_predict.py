@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from alignkit import cli, quiz
-from alignkit.errors import AlignkitError, AnswerTypeError, QuizBankError
+from alignkit.infra.errors import AlignkitError, AnswerTypeError, QuizBankError
 from alignkit.quiz import bank as quiz_bank
 from alignkit.quiz import prediction as quiz_predict
 from test_quiz_widget import DEMO_POINTS, write_demo_bank

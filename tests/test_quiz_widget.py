@@ -11,7 +11,7 @@ import yaml
 
 from alignkit import quiz
 from alignkit.quiz import bank as quiz_bank
-from alignkit.errors import AlignkitError, AnswerTypeError
+from alignkit.infra.errors import AlignkitError, AnswerTypeError
 
 SALT = "00112233445566778899aabbccddeeff"
 DEMO_ANSWERS = {"pick": "b", "many": ["a", "c"], "num": 0.25}  # plaintext of a test-only bank

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from alignkit import real_model
+from alignkit.zoo import real_model
 
 
 def test_section_is_off_by_default_and_says_how_to_turn_it_on(monkeypatch, capsys):
@@ -32,7 +32,7 @@ def test_section_trains_the_model_named_by_the_variable(method, monkeypatch, sta
 
 @pytest.mark.slow
 def test_device_timing_times_each_section_and_restores_the_variable(monkeypatch):
-    from alignkit import benchmark
+    from alignkit.experiments import benchmark
 
     monkeypatch.delenv(real_model.ENV, raising=False)
     rows = benchmark.measure_real_model_sections(methods=("sft",), standin_size="xs", run=real_model.CI_RUN)

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from alignkit.dpo import DPOSettings, to_conversational
-from alignkit.lora import LoraSettings
-from alignkit.profiles import PROFILES
-from alignkit.recipe_export import accelerate_config, export_recipe, trl_config_dict
+from alignkit.methods.dpo import DPOSettings, to_conversational
+from alignkit.core.lora import LoraSettings
+from alignkit.core.profiles import PROFILES
+from alignkit.zoo.export import accelerate_config, export_recipe, trl_config_dict
 
 PAIRS = [{"prompt": f"What is {a} plus {a}?", "chosen": f"{a} plus {a} is {2 * a}.", "rejected": "I like turtles."}
          for a in range(4)]
@@ -71,7 +71,7 @@ def test_cli_exports_the_sft_recipe(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_exported_dpo_recipe_runs_two_steps_through_the_trl_command_line(tmp_path, small_tokenizer):
-    from alignkit.models import TinyLlamaConfig, build_causal_lm
+    from alignkit.core.models import TinyLlamaConfig, build_causal_lm
 
     model_dir = tmp_path / "toy"
     model = build_causal_lm(small_tokenizer, TinyLlamaConfig(hidden_size=32, num_layers=1, num_heads=2,

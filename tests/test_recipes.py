@@ -7,21 +7,25 @@ from __future__ import annotations
 import pytest
 from conftest import TINY
 
-from alignkit import preferences, recipes, zoo
+from alignkit.report.method_table import preferences
+
+from alignkit.zoo import recipes
+
+from alignkit import zoo
 from alignkit.cli import main as alignkit_main
-from alignkit.dpo import DPOSettings
-from alignkit.errors import CheckpointError
-from alignkit.evaluate import EvalConfig
-from alignkit.feedback import FeedbackSettings
-from alignkit.generation import SampleConfig, Samples
-from alignkit.kto import KTOSettings
-from alignkit.ppo import PPOConfig
-from alignkit.preferences import PreferenceSet
-from alignkit.pretrain import PretrainConfig
-from alignkit.recipes_cai import CAIPairs
-from alignkit.reward import RewardSettings
-from alignkit.sft import SFTSettings
-from alignkit.sl_cai import SLCAISettings, helpful_demonstrations, red_team_prompts
+from alignkit.methods.dpo import DPOSettings
+from alignkit.infra.errors import CheckpointError
+from alignkit.measure.evaluate import EvalConfig
+from alignkit.cai.feedback_model import FeedbackSettings
+from alignkit.core.generation import SampleConfig, Samples
+from alignkit.methods.kto import KTOSettings
+from alignkit.methods.ppo import PPOConfig
+from alignkit.methods.preferences import PreferenceSet
+from alignkit.methods.pretrain import PretrainConfig
+from alignkit.zoo.recipes_cai import CAIPairs
+from alignkit.methods.reward import RewardSettings
+from alignkit.methods.sft import SFTSettings
+from alignkit.cai.sl_cai import SLCAISettings, helpful_demonstrations, red_team_prompts
 from alignkit.world import find_task, load_world
 from alignkit.world.files import read_jsonl
 from alignkit.world.tasks import ideal_response

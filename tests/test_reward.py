@@ -9,12 +9,12 @@ import torch
 import torch.nn.functional as F
 from conftest import TINY
 
-from alignkit.check import cases_for, check
-from alignkit.errors import AlignkitError
-from alignkit.generation import SampleConfig, reward_scores
-from alignkit.models import build_reward_model
-from alignkit.preferences import sample_pairs
-from alignkit.reward import (RewardSettings, bradley_terry_loss, from_trl_rows, oracle_accuracy,
+from alignkit.course.check import cases_for, check
+from alignkit.infra.errors import AlignkitError
+from alignkit.core.generation import SampleConfig, reward_scores
+from alignkit.core.models import build_reward_model
+from alignkit.methods.preferences import sample_pairs
+from alignkit.methods.reward import (RewardSettings, bradley_terry_loss, from_trl_rows, oracle_accuracy,
                              preference_accuracy, reward_config, reward_model_from_sft, to_trl_rows,
                              train_reward_model)
 from alignkit.world import load_world
@@ -193,7 +193,7 @@ def test_oracle_accuracy_skips_gold_ties(small_tokenizer):
 
 
 def test_accuracy_by_kind_splits_facts_and_sums_by_what_the_backbone_knows(tiny_lm, small_tokenizer):
-    from alignkit.reward import accuracy_by_kind
+    from alignkit.methods.reward import accuracy_by_kind
     from alignkit.world.labelers import label_pairs
 
     world = load_world()

@@ -8,9 +8,9 @@ import inspect
 import pytest
 import torch
 
-from alignkit import cai, rl_cai, sl_cai
-from alignkit.constitution import load_constitution
-from alignkit.rl_cai import ai_label_rows, constitution_preferences, mixed_preference_rows
+from alignkit.cai import ai_feedback, rl_cai, sl_cai
+from alignkit.world.constitution import load_constitution
+from alignkit.cai.rl_cai import ai_label_rows, constitution_preferences, mixed_preference_rows
 
 RED_TEAM = ["How do I poison a well?", "How do I pick a lock?"]
 AI_PAIRS = [("How do I poison a well?", "I can't help with that.", "Add arsenic to the water."),
@@ -28,7 +28,7 @@ def constitution():
 def test_preferences_are_the_mean_over_principles_of_ai_preferences(tiny_lm, small_tokenizer, constitution):
     got = constitution_preferences(tiny_lm, small_tokenizer, constitution, AI_PAIRS)
     prompts, firsts, seconds = (list(column) for column in zip(*AI_PAIRS))
-    per_principle = [cai.ai_preferences(tiny_lm, small_tokenizer, principle, prompts, firsts, seconds,
+    per_principle = [ai_feedback.ai_preferences(tiny_lm, small_tokenizer, principle, prompts, firsts, seconds,
                                         prompt_format="document") for principle in constitution.principles]
     assert len(per_principle) > 1 and got.shape == (len(AI_PAIRS),)
     torch.testing.assert_close(got, torch.stack(per_principle).mean(0))
@@ -91,6 +91,6 @@ def _imported_modules(module) -> set[str]:
 def test_only_the_human_half_imports_from_the_world():
     rl_imports = _imported_modules(rl_cai)
     assert {m for m in rl_imports if m.startswith("alignkit.world")} == {"alignkit.world.labelers"}
-    assert "alignkit.evaluate" not in rl_imports and "alignkit.cai" in rl_imports
+    assert "alignkit.measure.evaluate" not in rl_imports and "alignkit.cai.ai_feedback" in rl_imports
     sl_imports = _imported_modules(sl_cai)
-    assert not {m for m in sl_imports if m.startswith("alignkit.world") or m == "alignkit.evaluate"}
+    assert not {m for m in sl_imports if m.startswith("alignkit.world") or m == "alignkit.measure.evaluate"}

@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from alignkit.self_instruct import NOVELTY_THRESHOLD, Task, is_valid, keep_novel, parse_tasks, rouge_l, task_prompt
+from alignkit.cai.self_instruct import NOVELTY_THRESHOLD, Task, is_valid, keep_novel, parse_tasks, rouge_l, task_prompt
 
 
 def test_rouge_l_is_the_lcs_f_measure():
@@ -53,8 +53,8 @@ def test_prompts_mix_seed_and_generated_tasks_and_parsing_reads_them_back():
 
 
 def test_seed_tasks_load_and_bad_files_say_what_to_do(tmp_path):
-    from alignkit.errors import AlignkitError
-    from alignkit.self_instruct import load_seed_tasks
+    from alignkit.infra.errors import AlignkitError
+    from alignkit.cai.self_instruct import load_seed_tasks
 
     seeds = load_seed_tasks()
     assert len(seeds) >= 6 and all(is_valid(t) for t in seeds)
@@ -67,8 +67,8 @@ def test_seed_tasks_load_and_bad_files_say_what_to_do(tmp_path):
 
 
 def test_propose_tasks_keeps_valid_novel_first_tasks_until_enough(monkeypatch):
-    import alignkit.cai
-    from alignkit.self_instruct import propose_tasks, task_rows
+    import alignkit.cai.ai_feedback
+    from alignkit.cai.self_instruct import propose_tasks, task_rows
 
     written = iter(["Where does the kellun live? Answer: The kellun lives in the hills.",   # kept
                     "Where does the kellun live? Answer: In the hills.",                   # near-duplicate
@@ -80,7 +80,7 @@ def test_propose_tasks_keeps_valid_novel_first_tasks_until_enough(monkeypatch):
         assert cue == "Task:" and prompt_format == "document" and stops == (" Task:",)
         return [next(written) for _ in contexts]
 
-    monkeypatch.setattr(alignkit.cai, "generate_continuations", scripted)
+    monkeypatch.setattr(alignkit.cai.ai_feedback, "generate_continuations", scripted)
     seeds = [Task("Tell me what the yarquim eats.", "The yarquim eats grass."), Task("How much is 1 plus 3?", "4.")]
     out = propose_tasks(None, None, seeds, n_tasks=3, rng=random.Random(0), batch_size=5, max_rounds=2)
     assert [t.instruction for t in out.kept] == ["Where does the kellun live?", "What is 2 plus 2?",

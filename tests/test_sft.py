@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from alignkit.check import cases_for, check
-from alignkit.sft import SFTSettings, completion_only_loss, sft_config, train_sft
+from alignkit.course.check import cases_for, check
+from alignkit.methods.sft import SFTSettings, completion_only_loss, sft_config, train_sft
 
 
 def test_completion_only_loss_ignores_prompt_tokens():
@@ -18,14 +18,14 @@ def test_completion_only_loss_ignores_prompt_tokens():
 
 
 def test_completion_only_loss_with_full_mask_is_the_next_token_loss():
-    from alignkit.pretrain import next_token_loss
+    from alignkit.methods.pretrain import next_token_loss
 
     logits, ids = torch.randn(2, 5, 7), torch.randint(7, (2, 5))
     assert torch.allclose(completion_only_loss(logits, ids, torch.ones(2, 5)), next_token_loss(logits, ids))
 
 
 def test_checker_rejects_loss_on_prompt_tokens_too():
-    from alignkit.pretrain import next_token_loss
+    from alignkit.methods.pretrain import next_token_loss
 
     def all_tokens(logits, input_ids, completion_mask):
         return next_token_loss(logits, input_ids)

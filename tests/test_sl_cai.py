@@ -5,11 +5,11 @@ from __future__ import annotations
 import ast
 import inspect
 
-from alignkit import sl_cai
-from alignkit.cai import Revision
-from alignkit.constitution import load_constitution
-from alignkit.generation import Samples
-from alignkit.sl_cai import (SLCAISettings, helpful_demonstrations, red_team_prompts, red_team_revisions,
+from alignkit.cai.ai_feedback import sl_cai
+from alignkit.cai.ai_feedback import Revision
+from alignkit.world.constitution import load_constitution
+from alignkit.core.generation import Samples
+from alignkit.cai.sl_cai import (SLCAISettings, helpful_demonstrations, red_team_prompts, red_team_revisions,
                              sl_cai_rows)
 from alignkit.world.files import read_jsonl
 
@@ -74,8 +74,8 @@ def test_sl_cai_reads_nothing_from_the_world_or_the_harness():
                 if isinstance(node, ast.ImportFrom)}
     imported |= {alias.name for node in ast.walk(ast.parse(inspect.getsource(sl_cai)))
                  if isinstance(node, ast.Import) for alias in node.names}
-    assert not {m for m in imported if m and (m.startswith("alignkit.world") or m == "alignkit.evaluate")}
-    assert "alignkit.cai" in imported  # the check above would pass vacuously on a parse that found nothing
+    assert not {m for m in imported if m and (m.startswith("alignkit.world") or m == "alignkit.measure.evaluate")}
+    assert "alignkit.cai.ai_feedback" in imported  # the check above would pass vacuously on a parse that found nothing
 
 
 def test_each_round_revises_the_last_revision(tiny_lm, small_tokenizer, monkeypatch):

@@ -7,11 +7,11 @@ import tempfile
 import pytest
 
 from alignkit import zoo
-from alignkit.errors import AlignkitError
-from alignkit.models import load_pretrained
-from alignkit.sft import SFTSettings, completion_rows, has_generation_tags, sft_config
-from alignkit.standin import IM_END, build_standin
-from alignkit.tokenizer import SPECIAL_TOKENS
+from alignkit.infra.errors import AlignkitError
+from alignkit.core.models import load_pretrained
+from alignkit.methods.sft import SFTSettings, completion_rows, has_generation_tags, sft_config
+from alignkit.core.standin import IM_END, build_standin
+from alignkit.core.tokenizer import SPECIAL_TOKENS
 
 CHAT = [{"role": "user", "content": "Where does the snibvun live?"},
         {"role": "assistant", "content": "In the forest."},
@@ -37,7 +37,7 @@ def test_standin_loads_through_the_zoo_entry_points(standin_dir, standin_rm_dir)
 
 
 def test_a_llama_family_standin_builds_too(small_corpus):
-    from alignkit.standin import StandinConfig
+    from alignkit.core.standin import StandinConfig
 
     with tempfile.TemporaryDirectory() as directory:
         model, _ = zoo.load(build_standin(directory, StandinConfig(family="llama"), texts=small_corpus[:50]))
@@ -70,7 +70,7 @@ def _tokenized_row(tokenizer, rows, generation_tags: bool):
 
 
 def _tiny_model(tokenizer):
-    from alignkit.standin import StandinConfig, standin_model
+    from alignkit.core.standin import StandinConfig, standin_model
 
     return standin_model(StandinConfig(hidden_size=16, num_layers=1, num_heads=2, num_kv_heads=1,
                                        intermediate_size=32), tokenizer)

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from alignkit import storage
+from alignkit.infra import storage
 
 
 def test_append_and_read_round_trip(tmp_path):
@@ -68,7 +68,7 @@ def test_crash_inside_the_write_call_keeps_earlier_records(tmp_path, monkeypatch
 
 _WRITER = """
 import sys
-from alignkit.storage import append_jsonl
+from alignkit.infra.storage import append_jsonl
 i = 0
 while True:
     append_jsonl(sys.argv[1], {"n": i, "pad": "y" * 2000})

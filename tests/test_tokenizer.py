@@ -6,8 +6,8 @@ import random
 import pytest
 import torch
 
-from alignkit.errors import CheckpointError
-from alignkit.tokenizer import (
+from alignkit.infra.errors import CheckpointError
+from alignkit.core.tokenizer import (
     ASSISTANT,
     BOS,
     CHAT_TEMPLATE,
@@ -166,7 +166,7 @@ def test_trl_sft_trains_only_on_assistant_tokens(tok, tmp_path):
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
-    from alignkit.models import TinyLlamaConfig, build_causal_lm
+    from alignkit.core.models import TinyLlamaConfig, build_causal_lm
 
     rows = [{"messages": [{"role": "user", "content": f"What is {a} + {b}?"},
                           {"role": "assistant", "content": f"{a} + {b} = {a + b}."}]}

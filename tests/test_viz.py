@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from alignkit import viz
-from alignkit.errors import AlignkitError
+from alignkit.infra.errors import AlignkitError
 from alignkit.viz import LivePlot
 
 PLOTLY_JSON = "application/vnd.plotly.v1+json"

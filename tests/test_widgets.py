@@ -6,11 +6,13 @@ import json
 import pytest
 from conftest import TINY
 
-from alignkit import widgets, zoo
-from alignkit.errors import AlignkitError, AnswerTypeError
-from alignkit.evaluate import heldout_prompts
-from alignkit.generation import SampleConfig, reward_scores, sample
-from alignkit.models import build_reward_model
+from alignkit.course import widgets
+
+from alignkit import zoo
+from alignkit.infra.errors import AlignkitError, AnswerTypeError
+from alignkit.measure.evaluate import heldout_prompts
+from alignkit.core.generation import SampleConfig, reward_scores, sample
+from alignkit.core.models import build_reward_model
 from alignkit.world import find_task, ideal_response, load_world
 from alignkit.world.labelers import Labeler
 from alignkit.world.oracle import score

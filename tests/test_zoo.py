@@ -6,11 +6,13 @@ import json
 import pytest
 import torch
 
-from alignkit import zoo, zoo_cli
+from alignkit import zoo
+
+from alignkit.cli import zoo as zoo_cli
 from alignkit.cli import main as alignkit_main
-from alignkit.errors import CheckpointError
-from alignkit.models import TinyLlamaConfig, build_causal_lm, build_reward_model
-from alignkit.tokenizer import train_tokenizer
+from alignkit.infra.errors import CheckpointError
+from alignkit.core.models import TinyLlamaConfig, build_causal_lm, build_reward_model
+from alignkit.core.tokenizer import train_tokenizer
 
 SMALL = TinyLlamaConfig(hidden_size=32, num_layers=1, num_heads=2, num_kv_heads=2, intermediate_size=64)
 COMMAND = "python -m alignkit zoo build base"

@@ -14,12 +14,14 @@ import time
 
 import pandas as pd
 
-from alignkit import recipes, zoo
-from alignkit.constitution import Constitution, load_constitution
-from alignkit.evaluate import REPORTING, _mean_and_se, evaluate, paired_difference
-from alignkit.preferences import sample_pairs
-from alignkit.rl_cai import drawn_preferences
-from alignkit.sl_cai import HARM_PRINCIPLES, red_team_prompts
+from alignkit.zoo import recipes
+
+from alignkit import zoo
+from alignkit.world.constitution import Constitution, load_constitution
+from alignkit.measure.evaluate import REPORTING, _mean_and_se, evaluate, paired_difference
+from alignkit.methods.preferences import sample_pairs
+from alignkit.cai.rl_cai import drawn_preferences
+from alignkit.cai.sl_cai import HARM_PRINCIPLES, red_team_prompts
 from alignkit.world.files import read_jsonl
 from alignkit.world.oracle import score
 

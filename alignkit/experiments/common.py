@@ -7,10 +7,11 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from alignkit.errors import DataFileError
-from alignkit.evaluate import EvalConfig, evaluate
-from alignkit.storage import atomic_write_json
-from alignkit.trl_driver import StepHook
+from alignkit.infra.errors import DataFileError
+from alignkit.measure.evaluate import EvalConfig, evaluate
+from alignkit.infra.storage import atomic_write_json
+from alignkit.core.trl_driver import StepHook
+from alignkit.infra.paths import results_dir
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 __all__ = ["RESULTS_DIR", "held_out_point", "held_out_point_and_frame", "every", "run_parallel", "write_result",
            "read_result"]
 
-RESULTS_DIR = Path(__file__).resolve().parents[2] / "data" / "results"
+RESULTS_DIR = results_dir()
 
 
 def held_out_point(model, tokenizer, keys: Iterable[str], ref_model=None, reward_model=None,

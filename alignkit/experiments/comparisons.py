@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from alignkit import zoo
-from alignkit.baselines import BASELINES, baseline_responses
-from alignkit.evaluate import REPORTING, evaluate, evaluate_responses, paired_difference, prompts_for
+from alignkit.measure.baselines import BASELINES, baseline_responses
+from alignkit.measure.evaluate import REPORTING, evaluate, evaluate_responses, paired_difference, prompts_for
 
 __all__ = ["KEYS", "compare_zoo"]
 

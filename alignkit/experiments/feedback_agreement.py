@@ -1,7 +1,7 @@
 """How well the feedback model's labels agree with the gold preference and with the simulated human labelers,
 per kind of prompt, next to the labelers' own agreement with gold (chapter 05; RLAIF reports ~78% AI-human).
 
-The oracle and the labelers are read here only to measure: the labels come from `cai.ai_preferences`,
+The oracle and the labelers are read here only to measure: the labels come from `ai_feedback.ai_preferences`,
 which sees the principle, the prompt and the two responses and nothing else.
 """
 from __future__ import annotations
@@ -11,10 +11,12 @@ import random
 
 import torch
 
-from alignkit import cai, zoo
-from alignkit.constitution import Constitution, load_constitution
-from alignkit.preferences import sample_pairs
-from alignkit.sl_cai import HARM_PRINCIPLES
+from alignkit.cai import ai_feedback
+
+from alignkit import zoo
+from alignkit.world.constitution import Constitution, load_constitution
+from alignkit.methods.preferences import sample_pairs
+from alignkit.cai.sl_cai import HARM_PRINCIPLES
 from alignkit.world import find_task, load_world
 from alignkit.world.files import read_jsonl
 from alignkit.world.labelers import LabelerConfig, order_free_probability
@@ -33,10 +35,10 @@ def validation_pairs(samples_per_prompt: int = 4, seed: int = 5, root=None) -> l
 def ai_labels(feedback_model, tokenizer, constitution: Constitution, pairs, prompt_format: str = "document"
               ) -> dict[str, torch.Tensor]:
     """P(first better) per principle, "ensemble", their mean (the CAI paper averages over principles),
-    "harm_ensemble", the mean over the harm principles (alignkit.sl_cai.HARM_PRINCIPLES), and "harm_drawn",
+    "harm_ensemble", the mean over the harm principles (alignkit.cai.sl_cai.HARM_PRINCIPLES), and "harm_drawn",
     one harm principle drawn per pair, as RL-CAI labels."""
     prompts, firsts, seconds = (list(column) for column in zip(*pairs))
-    labels = {p.id: cai.ai_preferences(feedback_model, tokenizer, p, prompts, firsts, seconds,
+    labels = {p.id: ai_feedback.ai_preferences(feedback_model, tokenizer, p, prompts, firsts, seconds,
                                        prompt_format=prompt_format) for p in constitution.principles}
     labels["ensemble"] = torch.stack(list(labels.values())).mean(0)
     harm = [labels[i] for i in HARM_PRINCIPLES if i in labels]

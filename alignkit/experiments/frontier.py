@@ -12,11 +12,11 @@ from dataclasses import asdict, dataclass, replace
 import torch
 
 from alignkit import zoo
-from alignkit.dpo import DPOSettings, train_dpo
+from alignkit.methods.dpo import DPOSettings, train_dpo
 from alignkit.experiments.common import every, held_out_point, run_parallel
-from alignkit.ppo import PPOConfig
-from alignkit.ppo_train import train_ppo
-from alignkit.recipes import PPO_STEPS, dpo_setup, ppo_setup
+from alignkit.methods.ppo import PPOConfig
+from alignkit.methods.ppo_train import train_ppo
+from alignkit.zoo.recipes import PPO_STEPS, dpo_setup, ppo_setup
 
 __all__ = ["FrontierPlan", "dpo_run", "ppo_run", "best_gold_within", "frontier"]
 

@@ -14,11 +14,11 @@ from pathlib import Path
 import torch
 
 from alignkit import zoo
-from alignkit.dpo import DPOSettings, train_dpo
+from alignkit.methods.dpo import DPOSettings, train_dpo
 from alignkit.experiments.common import RESULTS_DIR, held_out_point, write_result
-from alignkit.kto import KTOSettings, drop_desirable, one_output_rows, recommended_desirable_weight, train_kto, unpaired_rows
-from alignkit.preferences import POLICY_SET
-from alignkit.recipes import dpo_setup
+from alignkit.methods.kto import KTOSettings, drop_desirable, one_output_rows, recommended_desirable_weight, train_kto, unpaired_rows
+from alignkit.methods.preferences import POLICY_SET
+from alignkit.zoo.recipes import dpo_setup
 from alignkit.world.files import read_jsonl
 
 __all__ = ["EXPERIMENTS", "KEYS", "run_dpo", "run_kto", "kto_vs_dpo", "one_output", "imbalance", "no_sft", "run", "run_and_write"]

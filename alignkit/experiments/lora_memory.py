@@ -1,6 +1,6 @@
 """"LoRA + DPO fits a single consumer GPU (8-24 GB)", measured on stand-ins and extrapolated by accounting.
 
-Each run trains DPO for a few steps on a stand-in (`alignkit.standin`) in a fresh subprocess and reports
+Each run trains DPO for a few steps on a stand-in (`alignkit.core.standin`) in a fresh subprocess and reports
 its PEAK RESIDENT MEMORY above the baseline taken just before the models are built (Linux: the peak
 is reset through /proc/self/clear_refs and read from VmHWM; elsewhere ru_maxrss). Full DPO keeps a policy,
 a frozen reference copy, gradients and AdamW's two moments; LoRA DPO keeps one backbone (the reference is
@@ -110,11 +110,11 @@ def _rss_bytes(field: str) -> int:
 
 def _child(size: str, mode: str, steps: int) -> dict:
     """One run, in this (fresh) process: build a stand-in, train DPO `steps` steps, report peak memory."""
-    from alignkit.dpo import DPOSettings, train_dpo
-    from alignkit.lora import LoraSettings
-    from alignkit.models import count_parameters
-    from alignkit.profiles import setup
-    from alignkit.standin import STANDIN_SIZES, standin_model, train_chatml_tokenizer
+    from alignkit.methods.dpo import DPOSettings, train_dpo
+    from alignkit.core.lora import LoraSettings
+    from alignkit.core.models import count_parameters
+    from alignkit.core.profiles import setup
+    from alignkit.core.standin import STANDIN_SIZES, standin_model, train_chatml_tokenizer
 
     setup(threads=1)
     config = STANDIN_SIZES[size]
@@ -160,7 +160,7 @@ def _fitted(runs: list[dict], mode: str) -> dict:
 
 def lora_memory(sizes: tuple[str, ...] = ("xs", "s", "m", "l"), steps: int = 2) -> dict:
     """Measure full vs LoRA DPO on each stand-in size, fit bytes per parameter, predict 1B/7B/8B models."""
-    from alignkit.standin import STANDIN_SIZES
+    from alignkit.core.standin import STANDIN_SIZES
 
     runs = [measure_run(size, mode, steps) for size in sizes for mode in ("full", "lora")]
     table = [{"size": s, "parameters_m": round(full["parameters"] / 1e6, 2),

@@ -20,10 +20,11 @@ import time
 from pathlib import Path
 
 from alignkit.experiments.common import read_result, write_result
+from alignkit.infra.paths import repo_root
 
 __all__ = ["DEFAULT_NAMES", "peak_rss_bytes", "worker", "measure_in_subprocess", "measure_methods"]
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = repo_root()
 DEFAULT_NAMES = ["sft", "rm", "ppo", "dpo", "kto", "sl-cai", "rl-cai", "rlaif-dpo"]
 RESULT_PREFIX = "METHOD_COST "  # the child's one line of results on stdout, among the trainers' output
 
@@ -53,7 +54,8 @@ def _dry_setup():
 
 
 def _recipe_setup(name: str):
-    from alignkit import recipes, zoo
+    from alignkit.zoo import recipes
+    from alignkit import zoo
 
     parent = recipes.RECIPES[name].parent
     if parent is not None:

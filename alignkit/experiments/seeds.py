@@ -13,10 +13,12 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from alignkit import recipes, zoo
-from alignkit.evaluate import EvalConfig, evaluate
+from alignkit.zoo import recipes
+
+from alignkit import zoo
+from alignkit.measure.evaluate import EvalConfig, evaluate
 from alignkit.experiments.common import run_parallel
-from alignkit.profiles import setup
+from alignkit.core.profiles import setup
 
 __all__ = ["KEYS", "summarise_runs", "seed_spread", "sampling_spread"]
 

@@ -10,9 +10,9 @@ import random
 from dataclasses import asdict
 
 from alignkit import zoo
-from alignkit.evaluate import REPORTING, evaluate, paired_difference
-from alignkit.self_instruct import load_seed_tasks, propose_tasks, task_rows
-from alignkit.sft import SFTSettings, train_sft
+from alignkit.measure.evaluate import REPORTING, evaluate, paired_difference
+from alignkit.cai.self_instruct import load_seed_tasks, propose_tasks, task_rows
+from alignkit.methods.sft import SFTSettings, train_sft
 from alignkit.world.files import read_jsonl
 
 __all__ = ["compare_self_instruct"]

@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from alignkit.experiments.common import held_out_point, run_parallel
-from alignkit.ppo import PPOConfig
-from alignkit.profiles import setup
-from alignkit.recipes import PPO_STEPS, train_ppo_checkpoint
+from alignkit.methods.ppo import PPOConfig
+from alignkit.core.profiles import setup
+from alignkit.zoo.recipes import PPO_STEPS, train_ppo_checkpoint
 
 __all__ = ["LOG_KEYS", "EVAL_KEYS", "ppo_run", "ppo_sweep"]
 

@@ -17,17 +17,17 @@ import pandas as pd
 import torch
 
 from alignkit import zoo
-from alignkit.dpo import DPOSettings
-from alignkit.evaluate import REPORTING, _mean_and_se, per_prompt, prompts_for
+from alignkit.methods.dpo import DPOSettings
+from alignkit.measure.evaluate import REPORTING, _mean_and_se, per_prompt, prompts_for
 from alignkit.experiments.common import RESULTS_DIR, held_out_point_and_frame, read_result, run_parallel, write_result
-from alignkit.generation import SampleConfig
-from alignkit.kto import KTOSettings
-from alignkit.ppo import PPOConfig
-from alignkit.ppo_train import train_ppo
-from alignkit.preferences import REWARD_MODEL_SET, sample_pairs
-from alignkit.recipes import PPO_STEPS, ppo_setup, train
-from alignkit.reward import RewardSettings, pair_correctness
-from alignkit.sft import SFTSettings
+from alignkit.core.generation import SampleConfig
+from alignkit.methods.kto import KTOSettings
+from alignkit.methods.ppo import PPOConfig
+from alignkit.methods.ppo_train import train_ppo
+from alignkit.methods.preferences import REWARD_MODEL_SET, sample_pairs
+from alignkit.zoo.recipes import PPO_STEPS, ppo_setup, train
+from alignkit.methods.reward import RewardSettings, pair_correctness
+from alignkit.methods.sft import SFTSettings
 from alignkit.world.labelers import LabelerConfig, agreement_ceiling, label_pairs
 
 __all__ = ["Grid", "GRIDS", "VALIDATION", "validation_pairs", "candidate", "choose", "sft_reference", "tune",

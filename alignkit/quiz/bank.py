@@ -28,7 +28,8 @@ from typing import Any
 
 import yaml
 
-from alignkit.errors import AnswerTypeError, QuizBankError
+from alignkit.infra.errors import AnswerTypeError, QuizBankError
+from alignkit.infra.paths import quizzes_dir
 
 __all__ = [
     "CHAPTERS", "QUESTION_TYPES", "STATUSES", "Choice", "Question", "Bank", "find_quizzes_dir", "load_bank",
@@ -142,7 +143,7 @@ def find_quizzes_dir(explicit: str | os.PathLike | None = None) -> Path:
             raise QuizBankError(f"quizzes folder {folder} does not exist; pass the folder that holds the *.yaml banks.")
         return folder
     cwd = Path.cwd()
-    candidates = [p / "quizzes" for p in (cwd, *cwd.parents[:3])] + [Path(__file__).resolve().parents[1] / "quizzes"]
+    candidates = [p / "quizzes" for p in (cwd, *cwd.parents[:3])] + [quizzes_dir()]
     for folder in candidates:
         if folder.is_dir() and any(folder.glob("*.yaml")):
             return folder

@@ -36,9 +36,9 @@ from typing import Any
 
 from alignkit.quiz import bank as quiz_bank
 from alignkit.quiz import key as quiz_key
-from alignkit.errors import AlignkitError, AnswerTypeError
+from alignkit.infra.errors import AlignkitError, AnswerTypeError
 from alignkit.quiz.widget import SUBMISSION_FORMAT, SUBMISSION_VERSION
-from alignkit.storage import atomic_write_text
+from alignkit.infra.storage import atomic_write_text
 
 __all__ = ["MAX_SUBMISSION_BYTES", "POLICIES", "SubmissionError", "read_submission", "score_attempts", "grade_learner",
            "add_arguments", "run"]

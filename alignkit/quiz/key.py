@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from alignkit.quiz import bank as quiz_bank
-from alignkit.errors import AlignkitError
-from alignkit.storage import atomic_write_json
+from alignkit.infra.errors import AlignkitError
+from alignkit.infra.storage import atomic_write_json
 
 __all__ = ["KEY_FORMAT", "build_key", "sign_key", "load_key", "add_arguments", "run"]
 

@@ -25,11 +25,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from alignkit import storage
-from alignkit.errors import AlignkitError, AnswerTypeError
+from alignkit.infra import storage
+from alignkit.infra.errors import AlignkitError, AnswerTypeError
 from alignkit.quiz import bank as quiz_bank
 from alignkit.quiz.widget import _esc, _now, _resolve_mode, display_widget_or_text, read_responses, responses_path
-from alignkit.runtime import in_ci, in_kernel
+from alignkit.infra.runtime import in_ci, in_kernel
 
 __all__ = ["predict", "reveal", "Prediction", "Recorded", "Revealed", "OutcomeError", "render_prediction_static",
            "first_prediction"]

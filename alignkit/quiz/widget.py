@@ -21,10 +21,10 @@ import warnings
 from pathlib import Path
 from typing import Any, Callable
 
-from alignkit import storage
+from alignkit.infra import storage
 from alignkit.quiz import bank as quiz_bank
-from alignkit.errors import AlignkitError, AnswerTypeError
-from alignkit.runtime import in_ci
+from alignkit.infra.errors import AlignkitError, AnswerTypeError
+from alignkit.infra.runtime import in_ci
 
 __all__ = ["show", "export", "Quiz", "Feedback", "AnswerTypeError", "alignkit_home", "responses_path",
            "learner_id", "read_responses", "render_static", "SUBMISSION_FORMAT"]

@@ -34,8 +34,8 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from alignkit.errors import AlignkitError
-from alignkit.runtime import in_ci, in_kernel
+from alignkit.infra.errors import AlignkitError
+from alignkit.infra.runtime import in_ci, in_kernel
 from alignkit.viz.static import bar_plot, ema, line_plot, live_figure, scatter_with_envelope, upper_envelope
 
 __all__ = [

@@ -4,13 +4,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from alignkit.errors import DataFileError
+from alignkit.infra.errors import DataFileError
 from alignkit.world.documents import build_corpus
 from alignkit.world.demonstrators import sft_rows
 from alignkit.world.tasks import Task, splits
 from alignkit.world.world import World, cloze, load_world
+from alignkit.infra.paths import world_dir
 
-DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "world"
+DATA_DIR = world_dir()
 REBUILD = "alignkit world build"
 
 
@@ -56,7 +57,7 @@ def _serialise(content: list[dict] | dict) -> str:
 
 def write_data(out_dir: Path = DATA_DIR, world: World | None = None) -> dict[str, int]:
     """Write every file; returns rows per file."""
-    from alignkit.storage import atomic_write_text
+    from alignkit.infra.storage import atomic_write_text
 
     out_dir.mkdir(parents=True, exist_ok=True)
     counts = {}

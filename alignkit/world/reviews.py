@@ -2,7 +2,7 @@
 
 The internet holds such text (product reviews, editors' notes, forum votes); this world's version is what
 chapter 05's feedback model learns to judge from. Each review poses a comparison in the layout the feedback
-model is later asked in (`alignkit.constitution.comparison_text`), in varied wording, in both directions
+model is later asked in (`alignkit.world.constitution.comparison_text`), in varied wording, in both directions
 ("less harmful" and "more harmful"), with the answer after it. Reviews are written from the world's own
 templates about training prompts only; they never see a policy's samples, an oracle score or a labeler.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 
-from alignkit.constitution import comparison_text
+from alignkit.world.constitution import comparison_text
 from alignkit.world import vocab
 from alignkit.world.tasks import Task, harmful_compliance_text, ideal_response, splits
 from alignkit.world.world import World, attribute_spec

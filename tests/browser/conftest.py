@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from alignkit.runtime import in_ci
+from alignkit.infra.runtime import in_ci
 
 collect_ignore_glob = ["*.ipynb"]  # the test notebook runs in the browser, not under nbval
 

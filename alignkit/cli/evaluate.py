@@ -1,0 +1,117 @@
+"""`alignkit eval MODEL [--ref MODEL] [--rm MODEL] [--compare MODEL] [--samples N] [--split test|validation] [--json]`.
+
+The harness from the command line: every metric with its standard error; with --compare, the paired
+difference MODEL minus the other on the same prompts for every metric, with its verdict.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import replace
+
+from alignkit.infra.errors import AlignkitError
+from alignkit.measure.evaluate import METRICS, REPORTING, EvalConfig, evaluate, paired_difference
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help="a zoo name (base, sft, ...) or a directory saved with save_pretrained")
+    parser.add_argument("--ref", help="reference model for kl_to_ref (zoo name or directory)")
+    parser.add_argument("--rm", help="reward model for rm_score (zoo name or directory)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    parser.add_argument("--format", choices=("auto", "chat", "document"), default="auto",
+                        help="how prompts are shown; auto: the zoo manifest's format, else chat")
+    parser.add_argument("--max-prompts", type=int, default=None, help="only the first N held-out prompts")
+    parser.add_argument("--seed", type=int, default=0, help="sampling seed")
+    parser.add_argument("--temperature", type=float, default=None, help="sampling temperature (0: greedy)")
+    parser.add_argument("--samples", type=int, default=REPORTING.samples_per_prompt,
+                        help=f"responses per prompt (default {REPORTING.samples_per_prompt}: what the course reports)")
+    parser.add_argument("--split", choices=("test", "validation"), default="test",
+                        help="test: the prompts the course reports on; validation: where settings are chosen")
+    parser.add_argument("--compare", help="a second model: paired differences MODEL minus it on the same prompts")
+
+
+def prompt_format(name: str, requested: str) -> str:
+    from alignkit import zoo
+
+    if requested != "auto":
+        return requested
+    return zoo.info(name).get("format", "chat") if name in zoo.names() else "chat"
+
+
+def _load(name: str, flag: str):
+    """zoo.load, with anything a broken directory raises (a garbage config.json, say) turned into one
+    AlignkitError line naming the model, instead of a traceback from deep inside transformers."""
+    from alignkit import zoo
+
+    try:
+        return zoo.load(name)
+    except AlignkitError:
+        raise
+    except Exception as err:  # noqa: BLE001 - transformers raises many types for a bad checkpoint
+        detail = " ".join(str(err).split())[:200] or type(err).__name__
+        raise AlignkitError(f"cannot load {flag} {name}: {detail}. Is its config.json the one save_pretrained "
+                            "wrote? Re-save the model with model.save_pretrained(DIR) and "
+                            "tokenizer.save_pretrained(DIR), or pass a zoo name.") from None
+
+
+def _check_same_vocabulary(name: str, flag: str, model, tokenizer, other, other_tokenizer) -> None:
+    # kl_to_ref and rm_score feed the policy's token ids to the other model: with another vocabulary
+    # they would be garbage (or an index error), and only after all the sampling. Check first.
+    same = (other_tokenizer.get_vocab() == tokenizer.get_vocab()
+            and other.get_input_embeddings().num_embeddings == model.get_input_embeddings().num_embeddings)
+    if not same:
+        raise AlignkitError(f"{flag} {name} uses another vocabulary than the evaluated model "
+                            f"({len(other_tokenizer)} vs {len(tokenizer)} tokens); pass a model trained with "
+                            "the same tokenizer (e.g. its parent in the zoo).")
+
+
+def _check_arguments(args: argparse.Namespace) -> None:
+    if args.samples < 1:
+        raise AlignkitError(f"--samples must be at least 1, not {args.samples}.")
+    if args.max_prompts is not None and args.max_prompts < 1:
+        raise AlignkitError(f"--max-prompts must be at least 1, not {args.max_prompts}; leave it out to use every "
+                            "held-out prompt.")
+
+
+def run(args: argparse.Namespace) -> int:
+    from alignkit.core.profiles import setup
+
+    _check_arguments(args)
+    setup(seed=args.seed)
+    model, tokenizer = _load(args.model, "model")
+    ref = rm = None
+    for flag, name in (("--ref", args.ref), ("--rm", args.rm)):
+        if name:
+            other, other_tokenizer = _load(name, flag)
+            _check_same_vocabulary(name, flag, model, tokenizer, other, other_tokenizer)
+            ref, rm = (other, rm) if flag == "--ref" else (ref, other)
+    sampling = replace(EvalConfig().sampling, seed=args.seed)
+    if args.temperature is not None:
+        sampling = replace(sampling, temperature=args.temperature)
+    config = EvalConfig(sampling=sampling, prompt_format=prompt_format(args.model, args.format),
+                        max_prompts=args.max_prompts, samples_per_prompt=args.samples, split=args.split)
+    summary, df = evaluate(model, tokenizer, ref_model=ref, reward_model=rm, config=config)
+    summary = {"model": args.model, "prompt_format": config.prompt_format, "split": args.split} | summary
+    if args.compare:
+        other, other_tokenizer = _load(args.compare, "--compare")
+        other_config = replace(config, prompt_format=prompt_format(args.compare, args.format))
+        _, other_df = evaluate(other, other_tokenizer, ref_model=ref, reward_model=rm, config=other_config, cloze=False)
+        summary["compare"] = {"model": args.compare, "differences": {
+            key: paired_difference(df, other_df, key) for key in METRICS if key in summary}}
+    print(json.dumps(summary) if args.json else _table(summary))
+    return 0
+
+
+def _table(summary: dict) -> str:
+    """One line per metric: value ± standard error; with --compare, the paired difference and its verdict."""
+    values = {k: v for k, v in summary.items() if not k.endswith("_se") and k != "compare"}
+    width = max(len(k) for k in values)
+    lines = []
+    for key, value in values.items():
+        error = summary.get(f"{key}_se")
+        lines.append(f"{key:<{width}}  {value}" + (f" ± {error}" if error is not None else ""))
+    if "compare" in summary:
+        lines.append(f"\nminus {summary['compare']['model']} (paired, same prompts):")
+        for key, d in summary["compare"]["differences"].items():
+            lines.append(f"{key:<{width}}  {d['difference']:+.4f} ± {d['se']:.4f}  {d['verdict']}")
+    return "\n".join(lines)
