@@ -6,7 +6,7 @@ import torch
 from datasets import Dataset
 from trl import KTOTrainer
 
-from alignkit.report.method_table import kto
+from alignkit.methods import kto
 from alignkit.course.check import cases_for, check
 from alignkit.infra.errors import AlignkitError
 from alignkit.core.generation import Samples

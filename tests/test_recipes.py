@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from conftest import TINY
 
-from alignkit.report.method_table import preferences
+from alignkit.methods import preferences
 
 from alignkit.zoo import recipes
 

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from alignkit.report.method_table import reward
+from alignkit.methods import reward
 from alignkit.experiments import tuning
 from alignkit.experiments.common import RESULTS_DIR
 from alignkit.experiments.tuning import GRIDS, Grid, choose

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from alignkit import zoo
+from alignkit.zoo import store
 
 from alignkit.cli import zoo as zoo_cli
 from alignkit.cli import main as alignkit_main
@@ -167,7 +168,7 @@ def test_cli_list_and_verify(model, tok, tmp_path, capsys):
 
 def test_messages_use_repository_paths_for_the_default_zoo(model, tok, tmp_path, monkeypatch):
     monkeypatch.delenv("ALIGNKIT_ZOO", raising=False)
-    monkeypatch.setattr(zoo, "DEFAULT_ROOT", tmp_path / "data" / "zoo")
+    monkeypatch.setattr(store, "DEFAULT_ROOT", tmp_path / "data" / "zoo")
     directory = save_base(model, tok, None)
     (directory / "model.safetensors").unlink()
     assert zoo.verify("base") == [f"data/zoo/base/model.safetensors is missing. Rebuild it with: {COMMAND}"]
@@ -179,7 +180,7 @@ def test_a_missing_zoo_names_the_path_and_the_fix(monkeypatch, tmp_path):
         zoo.load("sft")
     monkeypatch.delenv("ALIGNKIT_ZOO")
     installed = tmp_path / "lib" / "python3.11" / "site-packages" / "data" / "zoo"
-    monkeypatch.setattr(zoo, "DEFAULT_ROOT", installed)
+    monkeypatch.setattr(store, "DEFAULT_ROOT", installed)
     with pytest.raises(CheckpointError, match=r"installed without the course's data.*pip install -e \."):
         zoo.load("sft")
     with pytest.raises(CheckpointError, match="does not exist. Check the path"):

@@ -2,7 +2,7 @@
 
 A frozen backbone W plus a trainable low-rank update (alpha / r) B A on chosen linear layers: only the
 adapters get gradients and Adam's moments, and for DPO, KTO and PPO the backbone with its adapters
-switched off IS the frozen reference, so no second copy of the model is kept (see `alignkit.lora_memory`).
+switched off IS the frozen reference, so no second copy of the model is kept (see `alignkit.experiments.lora_memory`).
 
     settings = DPOSettings(lora=LoraSettings(r=16))     # any method's settings take `lora=`
     train_dpo(model, None, tokenizer, rows, settings)   # ref_model=None: the adapter-free backbone

@@ -324,7 +324,7 @@ def load(name_or_path: str | Path, *, device=None, dtype=None, root: str | Path 
             raise CheckpointError(
                 f"{directory} is not a directory; pass a zoo name (known: {known}) or a checkpoint directory."
             )
-        resave = "alignkit.zoo.store.save(...), or model.save_pretrained(DIR) and tokenizer.save_pretrained(DIR)"
+        resave = "alignkit.zoo.save(...), or model.save_pretrained(DIR) and tokenizer.save_pretrained(DIR)"
         return _load_directory(directory, _infer_kind(directory), resave, device, dtype)
     entry = info(name_or_path, root)
     problems = verify(name_or_path, root)
