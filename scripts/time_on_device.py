@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from alignkit.experiments import benchmark
-from alignkit.zoo.real_model import CI_RUN, RealRun
+from alignkit.zoo.real_runs import CI_RUN, RealRun
 
 
 def main() -> int:

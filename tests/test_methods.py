@@ -10,12 +10,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 
 from alignkit.report import method_table
 
 from alignkit.zoo import recipes, recipes_cai
 from alignkit.cli import main as cli_main
 from alignkit.infra.errors import AlignkitError
+from alignkit.methods.ppo_train import ppo_models, train_ppo
 from alignkit.world.files import read_jsonl
 
 REPO = Path(__file__).resolve().parents[1]
@@ -151,16 +153,49 @@ def test_cli_prints_the_csv(zoo_and_results, capsys):
     assert parsed.set_index("checkpoint").loc["dpo", "gold"] == 0.7
 
 
-def test_models_in_memory_counted_from_the_training_code():
+def test_models_in_memory_as_the_cards_state_them():
     counted = method_table.count_models_in_memory()
     assert {k: v["count"] for k, v in counted.items()} == {"sft": 1, "ppo": 4, "dpo": 2, "kto": 2, "sl-cai": 2,
                                                           "rl-cai": 4, "rlaif-dpo": 2}
     ppo = counted["ppo"]["phases"][-1]
     assert ppo["trained"] == ["policy", "value_model"] and ppo["frozen"] == ["ref_model", "reward_model"]
     assert counted["rl-cai"]["phases"][0]["frozen"] == ["model", "feedback_model"]  # the feedback model labels
-    # the count follows the code: a phase calling a three-model function holds three
-    three = method_table.Phase("x", (lambda model, ref_model, reward_model, tokenizer: None,))
-    assert method_table.count_models_in_memory({"x": (three,)})["x"]["count"] == 3
+
+
+def model_arguments(fn) -> list[str]:
+    """The parameters of `fn` that take a model: `model`, `policy`, `sampler` or any `*_model`."""
+    return [p for p in inspect.signature(fn).parameters if p in ("model", "policy", "sampler") or p.endswith("_model")]
+
+
+def test_each_stated_phase_holds_the_models_its_functions_take():
+    """A card's phase names the models of the functions it calls, in their order (the first trains, for train_*)."""
+    for method in recipes.table_cards():
+        for phase in method.phases:
+            taken = list(dict.fromkeys(r for fn in phase.calls for r in model_arguments(fn)))
+            if phase.calls[0] is train_ppo:  # its roles are checked against ppo_models below
+                assert list(phase.trained + phase.frozen) == sorted(taken, key=PPO_ORDER.index), method.name
+                continue
+            assert list(phase.trained + phase.frozen) == taken, f"{method.name}: {phase.name}"
+
+
+PPO_ORDER = ["policy", "value_model", "ref_model", "reward_model"]
+
+
+def test_ppo_trains_the_models_that_require_gradients():
+    """`ppo_models` on tiny stand-ins: the distinct modules it returns, named by train_ppo's arguments; those with
+    parameters that require gradients are the ones the cards say PPO trains."""
+    from transformers import LlamaConfig, LlamaForCausalLM, LlamaForSequenceClassification
+
+    config = LlamaConfig(vocab_size=16, hidden_size=8, intermediate_size=16, num_hidden_layers=1,
+                         num_attention_heads=1, num_key_value_heads=1, num_labels=1, pad_token_id=0)
+    with torch.random.fork_rng(devices=[]):
+        models = ppo_models(LlamaForCausalLM(config), LlamaForSequenceClassification(config))
+    distinct = list({id(m): m for m in models if isinstance(m, torch.nn.Module)}.values())
+    roles = model_arguments(train_ppo)
+    assert len(distinct) == len(roles)
+    trained = [r for r, m in zip(roles, distinct) if any(p.requires_grad for p in m.parameters())]
+    assert tuple(trained) == recipes.PPO_PHASE.trained
+    assert tuple(r for r in roles if r not in trained) == recipes.PPO_PHASE.frozen
 
 
 def called_names(*functions) -> set[str]:
@@ -173,17 +208,17 @@ def called_names(*functions) -> set[str]:
 
 
 def test_each_phase_is_what_the_recipe_calls():
-    """The phases counted are the functions the zoo's recipes really call (so a recipe change shows here)."""
-    recipe = {name: r.train for name, r in recipes.RECIPES.items()}
+    """The phases stated are the functions the zoo's recipes really call (so a recipe change shows here)."""
+    recipe = {name: c.recipe.train for name, c in recipes.CARDS.items()}
     sources = {"sft": [recipe["sft"]], "ppo": [recipe["rm"], recipe["ppo"], recipes.ppo_setup],
                "dpo": [recipe["dpo"]], "kto": [recipe["kto"]], "sl-cai": [recipe["sl-cai"]],
                "rl-cai": [recipe["rl-cai"], recipes_cai.cai_preference_rows],
                "rlaif-dpo": [recipe["rlaif-dpo"], recipes_cai.cai_preference_rows]}
-    for method, phases in method_table.method_phases().items():
-        calls = called_names(*sources[method])
-        for phase in phases:
+    for method in recipes.table_cards():
+        calls = called_names(*sources[method.name])
+        for phase in method.phases:
             for fn in phase.calls:
-                assert fn.__name__ in calls, f"{method}: {fn.__name__} is not called by its recipe"
+                assert fn.__name__ in calls, f"{method.name}: {fn.__name__} is not called by its recipe"
     assert "ppo_models" in called_names(recipes.ppo_setup, recipe["rl-cai"])
 
 

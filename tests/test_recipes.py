@@ -10,6 +10,7 @@ from conftest import TINY
 from alignkit.methods import preferences
 
 from alignkit.zoo import recipes
+from alignkit.zoo.card import resolve
 
 from alignkit import zoo
 from alignkit.cli import main as alignkit_main
@@ -59,16 +60,17 @@ def tiny_zoo(tmp_path_factory):
 
 
 def test_resolve_explicit_beats_given_beats_default():
-    assert recipes.resolve(DPOSettings()).beta == DPOSettings().beta
-    assert recipes.resolve(DPOSettings(), DPOSettings(beta=0.3)).beta == 0.3
-    assert recipes.resolve(DPOSettings(), DPOSettings(beta=0.3), beta=0.7).beta == 0.7
-    assert recipes.resolve(DPOSettings(), DPOSettings(beta=0.3, seed=5), seed=None).seed == 5  # None: not given
+    assert resolve(DPOSettings()).beta == DPOSettings().beta
+    assert resolve(DPOSettings(), DPOSettings(beta=0.3)).beta == 0.3
+    assert resolve(DPOSettings(), DPOSettings(beta=0.3), beta=0.7).beta == 0.7
+    assert resolve(DPOSettings(), DPOSettings(beta=0.3, seed=5), seed=None).seed == 5  # None: not given
 
 
 def test_registry_is_in_build_order_and_unknown_names_are_clear():
-    assert list(recipes.RECIPES)[:3] == ["base", "sft", "rm"]
-    for name, recipe in recipes.RECIPES.items():
-        assert recipe.parent is None or list(recipes.RECIPES).index(recipe.parent) < list(recipes.RECIPES).index(name)
+    order = list(recipes.CARDS)
+    assert order[:3] == ["base", "sft", "rm"]
+    for name, method in recipes.CARDS.items():
+        assert method.recipe.parent is None or order.index(method.recipe.parent) < order.index(name)
     with pytest.raises(CheckpointError, match="No recipe for 'nothing'"):
         recipes.build("nothing")
 

@@ -15,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     verify_parser.add_argument("name", nargs="?", help="one checkpoint (default: all)")
     build_parser = actions.add_parser("build", help="train a checkpoint and save it to the zoo")
     build_parser.add_argument("name", help="the checkpoint to build, in order: base, then sft, then the others "
-                                           "(alignkit.zoo.recipes.RECIPES)")
+                                           "(alignkit.zoo.recipes.CARDS)")
     build_parser.add_argument("--seed", type=int, default=None, help="training seed (default: the recipe's)")
     measure_parser = actions.add_parser("remeasure", help="measure saved checkpoints again with today's harness")
     measure_parser.add_argument("names", nargs="+", help="checkpoints to measure; their metrics in the manifest change")

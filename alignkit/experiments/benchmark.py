@@ -53,11 +53,11 @@ def measure_unit_tests() -> dict:
 
 
 def measure_zoo_rebuild() -> list[dict]:
-    from alignkit.zoo.recipes import RECIPES
+    from alignkit.zoo.recipes import CARDS
 
     rows, total = [], 0.0
     with tempfile.TemporaryDirectory() as root:
-        for name in RECIPES:
+        for name in CARDS:
             seconds, code, _ = timed([PYTHON, "-m", "alignkit", "zoo", "build", name, "--root", root])
             total += seconds
             rows.append(row(f"zoo build {name}", seconds, BUDGETS_S["zoo"], code == 0))
@@ -87,8 +87,8 @@ def measure_real_model_sections(model: str | None = None, methods: tuple[str, ..
     """Time each chapter's "On a real model" section, in this process, on the device the profiles choose.
 
     model: a hub id or directory; None builds a stand-in of STANDIN_SIZES[standin_size] (no hub here).
-    run: a `real_model.RealRun`; None = its GPU-sized defaults, which the note compares CPU and GPU on."""
-    from alignkit.zoo import real_model
+    run: a `real_runs.RealRun`; None = its GPU-sized defaults, which the note compares CPU and GPU on."""
+    from alignkit.zoo import real_model, real_runs
     from alignkit.core.standin import STANDIN_SIZES, build_standin
 
     rows, where = [], device_name()
@@ -99,7 +99,7 @@ def measure_real_model_sections(model: str | None = None, methods: tuple[str, ..
         try:
             for method in methods:
                 started = time.perf_counter()
-                table = real_model.section(method, run or real_model.RealRun())
+                table = real_model.section(method, run or real_runs.RealRun())
                 seconds = time.perf_counter() - started
                 gold = table["gold_reward"].tolist() if table is not None else []
                 rows.append(row(f"real-model {method} section", seconds, BUDGETS_S["chapter"], table is not None,

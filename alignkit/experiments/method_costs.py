@@ -57,7 +57,7 @@ def _recipe_setup(name: str):
     from alignkit.zoo import recipes
     from alignkit import zoo
 
-    parent = recipes.RECIPES[name].parent
+    parent = recipes.card(name).recipe.parent
     if parent is not None:
         zoo.load(parent)  # the baseline includes one parent model in memory, as training will
     return lambda: recipes.train(name)

@@ -8,133 +8,40 @@ Where a number has no source yet (a results file not made), its cell is NaN ("no
 """
 from __future__ import annotations
 
-import inspect
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from alignkit import zoo
+from alignkit.zoo import recipes
+from alignkit.zoo.card import DataCounts, MethodCard
 from alignkit.infra.errors import DataFileError
 from alignkit.experiments.common import RESULTS_DIR, read_result
 
-__all__ = ["METHODS", "USED_BY", "Phase", "method_phases", "model_arguments", "count_models_in_memory", "method_table",
-           "as_markdown", "as_csv"]
+__all__ = ["count_models_in_memory", "method_table", "as_markdown", "as_csv"]
 
-# (zoo name, the method's name in the seed's table), in the seed's order.
-METHODS = (("sft", "SFT"), ("ppo", "PPO-RLHF"), ("dpo", "DPO"), ("kto", "KTO"), ("sl-cai", "Constitutional AI: SL-CAI"),
-           ("rl-cai", "Constitutional AI: RL-CAI"), ("rlaif-dpo", "RLAIF with DPO"))
-# Cited from the seed, not measured: who uses each method.
-USED_BY = {"sft": "every assistant (InstructGPT, Llama 2-Chat)", "ppo": "InstructGPT, ChatGPT, Llama 2-Chat",
-           "dpo": "Zephyr, Tulu 2, Llama 3", "kto": "Archangel (Contextual AI)", "sl-cai": "Claude (Anthropic)",
-           "rl-cai": "Claude (Anthropic)", "rlaif-dpo": "Google (Lee et al. 2023)"}
-SIGNAL = {"sft": "demonstrations", "ppo": "human preference pairs (to train the reward model)",
-          "dpo": "human preference pairs", "kto": "human binary labels (here: the DPO pairs unpaired, each chosen "
-                                                  "response desirable, each rejected one undesirable)",
-          "sl-cai": "AI revisions + demonstrations",
-          "rl-cai": "AI preference labels on red-team pairs + human on the rest",
-          "rlaif-dpo": "AI preference labels on red-team pairs + human on the rest"}
-# A method's pipeline in data/results/method_costs.json: PPO-RLHF needs its reward model trained first.
-COST_PARTS = {"ppo": ("rm", "ppo")}
 HARNESS_KEYS = (("gold", "gold_reward"), ("helpfulness", "helpfulness_benign"),
                 ("harmlessness", "harmlessness_harmful"), ("honesty", "honesty_unknowable"),
                 ("over_refusal", "over_refusal"), ("kl_to_ref", "kl_to_ref"))
 
 
-# --- models in memory, counted from the training code ----------------------------------------------
+# --- models in memory, as each card states them ----------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Phase:
-    """One stage of a method's training: the functions it calls, whose model arguments are in memory together."""
-
-    name: str
-    calls: tuple
-    trains: bool = True  # alignkit's train_* functions train their first model argument in place
-
-
-def method_phases() -> dict[str, tuple[Phase, ...]]:
-    # Which functions each recipe calls (alignkit.zoo.recipes, alignkit.zoo.recipes_cai); tests check each is called there.
-    from alignkit.methods.dpo import train_dpo
-    from alignkit.methods.kto import train_kto
-    from alignkit.methods.ppo_train import train_ppo
-    from alignkit.methods.preferences import sample_pairs
-    from alignkit.methods.reward import train_reward_model
-    from alignkit.cai.rl_cai import mixed_preference_rows
-    from alignkit.methods.sft import train_sft
-    from alignkit.cai.sl_cai import red_team_revisions
-
-    labels = Phase("AI labels", (sample_pairs, mixed_preference_rows), trains=False)
-    return {"sft": (Phase("SFT", (train_sft,)),),
-            "ppo": (Phase("reward model", (train_reward_model,)), Phase("PPO", (train_ppo,))),
-            "dpo": (Phase("DPO", (train_dpo,)),), "kto": (Phase("KTO", (train_kto,)),),
-            "sl-cai": (Phase("critique and revision", (red_team_revisions,), trains=False), Phase("SFT", (train_sft,))),
-            "rl-cai": (labels, Phase("preference model", (train_reward_model,)), Phase("PPO", (train_ppo,))),
-            "rlaif-dpo": (labels, Phase("DPO", (train_dpo,)))}
-
-
-def model_arguments(fn) -> list[str]:
-    """The parameters of `fn` that take a model: `model`, `policy`, `sampler` or any `*_model`."""
-    return [p for p in inspect.signature(fn).parameters if p in ("model", "policy", "sampler") or p.endswith("_model")]
-
-
-def _ppo_roles() -> tuple[list[str], list[str]]:
-    """(trained, frozen) roles of PPO's models: `ppo_models` called on tiny stand-ins, its distinct modules counted
-    and named by `train_ppo`'s arguments (the order ppo_models returns them in)."""
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM, LlamaForSequenceClassification
-
-    from alignkit.methods.ppo_train import ppo_models, train_ppo
-
-    config = LlamaConfig(vocab_size=16, hidden_size=8, intermediate_size=16, num_hidden_layers=1,
-                         num_attention_heads=1, num_key_value_heads=1, num_labels=1, pad_token_id=0)
-    with torch.random.fork_rng(devices=[]):
-        models = ppo_models(LlamaForCausalLM(config), LlamaForSequenceClassification(config))
-    distinct = list({id(m): m for m in models if isinstance(m, torch.nn.Module)}.values())
-    roles = model_arguments(train_ppo)
-    if len(distinct) != len(roles):
-        raise AssertionError(f"ppo_models returned {len(distinct)} models; train_ppo takes {roles}")
-    trained = [r for r, m in zip(roles, distinct) if any(p.requires_grad for p in m.parameters())]
-    return trained, [r for r in roles if r not in trained]
-
-
-def _phase_count(phase: Phase, ppo_roles) -> dict:
-    from alignkit.methods.ppo_train import train_ppo
-
-    if any(fn is train_ppo for fn in phase.calls):
-        trained, frozen = ppo_roles()
-        return {"phase": phase.name, "models": len(trained) + len(frozen), "trained": trained, "frozen": frozen}
-    roles = list(dict.fromkeys(r for fn in phase.calls for r in model_arguments(fn)))
-    trained = roles[:1] if phase.trains else []
-    return {"phase": phase.name, "models": len(roles), "trained": trained, "frozen": roles[len(trained):]}
-
-
-def count_models_in_memory(phases: dict | None = None) -> dict[str, dict]:
+def count_models_in_memory(cards: list[MethodCard] | None = None) -> dict[str, dict]:
     """{method: {"count": the most models any phase holds, "phases": [{phase, models, trained, frozen}]}}.
 
-    How each count is obtained: a phase's models are the model parameters (`model`, `policy`, `sampler`,
-    `*_model`) of the functions it calls, read from their signatures; the first is trained, the rest frozen
-    (the train_* convention). PPO's phase calls `ppo_models` on tiny stand-ins and counts the distinct modules
-    it returns, trained = those with parameters that require gradients. So SFT and RM training hold 1 model,
-    DPO/KTO 2 (policy + the reference the recipe's `dpo_setup` loads), PPO 4 (policy and value trained;
-    reference and reward model frozen), the CAI labeling phases 2 (the sampling policy + the feedback model).
-    This counts what the training step needs; models a recipe also keeps referenced (its parent, say) are not
-    counted here, but are in the measured peak bytes.
+    Each card states its phases and the models each holds: SFT and RM training hold 1 model, DPO/KTO 2 (policy
+    and its reference), PPO 4 (policy and value trained; reference and reward model frozen), the CAI labeling
+    phases 2 (the sampling policy and the feedback model). tests/test_methods.py holds the statements to the
+    training functions' signatures and to the models `ppo_models` returns. This counts what a training step
+    needs; models a recipe also keeps referenced (its parent, say) are in the measured peak bytes instead.
     """
-    phases = phases if phases is not None else method_phases()
-    cache: list = []
-
-    def ppo_roles():
-        if not cache:
-            cache.append(_ppo_roles())
-        return cache[0]
-
-    out = {}
-    for method, stages in phases.items():
-        counted = [_phase_count(p, ppo_roles) for p in stages]
-        out[method] = {"count": max(c["models"] for c in counted), "phases": counted}
-    return out
+    return {c.name: {"count": c.models_in_memory,
+                     "phases": [{"phase": p.name, "models": p.models, "trained": list(p.trained),
+                                 "frozen": list(p.frozen)} for p in c.phases]}
+            for c in (cards if cards is not None else recipes.table_cards())}
 
 
 def _describe_models(counted: dict) -> str:
@@ -192,74 +99,33 @@ def _grid(path: Path) -> tuple[float, str]:
     return len(kept) / len(points), grid
 
 
-def _costs(path: Path, name: str) -> tuple[float, float]:
+def _costs(path: Path, method: MethodCard) -> tuple[float, float]:
     """(train seconds, peak bytes) of a method's pipeline from method_costs.json: seconds summed over its parts,
     the peak the largest; NaN when a part is not measured."""
     data = read_result(path)
-    parts = COST_PARTS.get(name, (name,))
+    parts = method.pipeline or (method.name,)
     if not all(p in data for p in parts):
         return NAN, NAN
     return (sum(_field(path, data, p, "train_seconds") for p in parts),
             max(_field(path, data, p, "peak_bytes") for p in parts))
 
 
-def _data_counts(name: str, metrics: dict, manifest: dict) -> dict:
-    """What each zoo build trained on: demonstrations, human and AI labels, AI revisions (NaN when unrecorded)."""
-    from alignkit.cai.sl_cai import helpful_demonstrations, red_team_prompts
-    from alignkit.world.files import read_jsonl
-
-    get = lambda key, entry=metrics: entry.get(key, NAN)  # noqa: E731
-    counts = {"demonstrations": 0, "human_labels": 0, "ai_labels": 0, "ai_revisions": 0}
-    if name == "sft":
-        counts["demonstrations"] = len(read_jsonl("sft.jsonl"))
-    elif name == "ppo":
-        counts["human_labels"] = get("train_pairs", manifest.get("rm", {}).get("metrics", {}))
-    elif name == "dpo":
-        counts["human_labels"] = get("train_pairs")
-    elif name == "kto":
-        counts["human_labels"] = get("train_desirable") + get("train_undesirable")
-    elif name == "sl-cai":
-        red_team = red_team_prompts(read_jsonl("prompts_train.jsonl"))
-        counts["demonstrations"] = len(helpful_demonstrations(read_jsonl("sft.jsonl"), red_team))
-        counts["ai_revisions"] = get("revised_answers")
-    else:
-        counts["human_labels"], counts["ai_labels"] = get("human_labels"), get("ai_labels")
-    return counts
-
-
-def _labels_text(name: str, c: dict, metrics: dict) -> str:
-    n = lambda x: "not measured" if _isnan(x) else f"{int(x):,}"  # noqa: E731
-    if name == "sft":
-        return f"{n(c['demonstrations'])} demonstrations"
-    if name == "ppo":
-        return f"{n(c['human_labels'])} human preference pairs (rm's training set)"
-    if name == "kto":
-        return (f"{n(metrics.get('train_desirable', NAN))} desirable + {n(metrics.get('train_undesirable', NAN))} "
-                f"undesirable rows")
-    if name == "sl-cai":
-        return (f"{n(c['ai_revisions'])} AI revisions + {n(c['demonstrations'])} demonstrations "
-                f"({n(metrics.get('training_rows', NAN))} training rows)")
-    if name == "dpo":
-        return f"{n(c['human_labels'])} human preference pairs"
-    return f"{n(c['ai_labels'])} AI labels + {n(c['human_labels'])} human labels"
-
-
 def _isnan(x) -> bool:
     return isinstance(x, float) and math.isnan(x)
 
 
-def _label_cost(c: dict, human_price, ai_price: float) -> dict:
+def _label_cost(c: DataCounts, human_price, ai_price: float) -> dict:
     """Human labels at the seed's price range plus AI labels at chapter 05's measured price, as "low–high"."""
-    low, high = (c["human_labels"] * p for p in human_price)
-    ai = c["ai_labels"] * ai_price if c["ai_labels"] else 0.0
+    low, high = (c.human_labels * p for p in human_price)
+    ai = c.ai_labels * ai_price if c.ai_labels else 0.0
     if _isnan(low):
         text = "not measured"
     else:
         text = f"${low:,.0f}–{high:,.0f} human"
-    if c["ai_labels"]:
+    if c.ai_labels:
         text += " + AI labels not measured" if _isnan(ai) else f" + ${ai:.2g} AI"
-    unpriced = [f"{int(c[k]):,} {k.replace('_', ' ')}" for k in ("demonstrations", "ai_revisions")
-                if c[k] and not _isnan(c[k])]
+    unpriced = [f"{int(getattr(c, k)):,} {k.replace('_', ' ')}" for k in ("demonstrations", "ai_revisions")
+                if getattr(c, k) and not _isnan(getattr(c, k))]
     if unpriced:
         text += f" ({', '.join(unpriced)} not priced)"
     return {"label_cost_low_usd": low + ai, "label_cost_high_usd": high + ai, "label_cost_usd": text}
@@ -295,19 +161,19 @@ def _kl_to_sft(results: Path, name: str, parent: str | None, metrics: dict) -> t
 def method_table(root=None, results_dir=None) -> pd.DataFrame:
     """One row per method in the zoo (`root`, default the course's), measured (see the module docstring)."""
     manifest, results = zoo.read_manifest(root), Path(results_dir or RESULTS_DIR)
-    present = [(name, label) for name, label in METHODS if name in manifest]
-    models = count_models_in_memory({k: v for k, v in method_phases().items() if k in dict(present)}) if present else {}
+    present = [c for c in recipes.table_cards() if c.name in manifest]
+    models = count_models_in_memory(present)
     human_price, ai_price = _prices(results)
     rows = []
-    for name, label in present:
-        entry = manifest[name]
+    for method in present:
+        name, entry = method.name, manifest[method.name]
         metrics, parent = entry.get("metrics", {}), entry.get("parent")
-        counts = _data_counts(name, metrics, manifest)
+        counts = method.data_counts(metrics, manifest)
         spread, seeds = _seed_spread(results / "seed_spread.json", name)
-        grid_fraction, grid = _grid(results / f"tuning_{name}.json") if name in ("ppo", "dpo", "kto") else (NAN, "")
-        seconds, peak = _costs(results / "method_costs.json", name)
-        row = {"method": label, "checkpoint": name, "signal": SIGNAL[name],
-               "labels_or_demos": _labels_text(name, counts, metrics), **counts,
+        grid_fraction, grid = _grid(results / method.tuning_grid) if method.tuning_grid else (NAN, "")
+        seconds, peak = _costs(results / "method_costs.json", method)
+        row = {"method": method.label, "checkpoint": name, "signal": method.signal, "labels_or_demos": counts.text,
+               **{k: getattr(counts, k) for k in ("demonstrations", "human_labels", "ai_labels", "ai_revisions")},
                "models_in_memory": models[name]["count"], "models_detail": _describe_models(models[name]),
                "peak_bytes": peak, "train_seconds": seconds, "seed_spread_gold": spread, "seeds": seeds,
                "lr_grid_trained": grid_fraction, "grid": grid}
@@ -316,7 +182,7 @@ def method_table(root=None, results_dir=None) -> pd.DataFrame:
         row["kl_reference"] = parent if "kl_to_ref" in metrics else ""
         row["kl_to_sft"], row["kl_to_sft_se"] = _kl_to_sft(results, name, parent, metrics)
         row |= _label_cost(counts, human_price, ai_price)
-        row["used_by (cited)"] = USED_BY[name]
+        row["used_by (cited)"] = method.users
         rows.append(row)
     return pd.DataFrame(rows)
 

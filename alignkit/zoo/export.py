@@ -22,32 +22,28 @@ from pathlib import Path
 from alignkit.infra.errors import AlignkitError
 from alignkit.core.lora import LoraSettings
 from alignkit.core.profiles import PROFILES, Profile, method_settings, precision_kwargs
+from alignkit.zoo import recipes
+from alignkit.zoo.card import TRLExport
 
-__all__ = ["METHODS", "trl_config_dict", "accelerate_config", "export_recipe", "recipe_rows"]
+__all__ = ["exportable", "trl_config_dict", "accelerate_config", "export_recipe", "recipe_rows"]
 
-METHODS = ("sft", "rm", "dpo", "kto")
-_TRL_COMMAND = {"sft": "sft", "rm": "reward", "dpo": "dpo", "kto": "kto"}
 # Written even where they equal TRL's current defaults: the recipe must not change when a default does.
 _ALWAYS = {"learning_rate", "num_train_epochs", "per_device_train_batch_size", "max_length", "beta",
            "gradient_checkpointing", "seed", "loss_type"}
 
 
-def _settings_and_builder(method: str):
-    """(the recipe's settings, the builder of its TRL config), from the method module itself."""
-    if method == "sft":
-        from alignkit.methods.sft import SFTSettings, sft_config
-        return SFTSettings(), sft_config
-    if method == "rm":
-        from alignkit.methods.reward import RewardSettings, reward_config
-        return RewardSettings(), reward_config
-    if method == "dpo":
-        from alignkit.methods.dpo import DPOSettings, dpo_config
-        return DPOSettings(), dpo_config
-    if method == "kto":
-        from alignkit.methods.kto import KTOSettings, kto_config
-        return KTOSettings(), kto_config
-    raise AlignkitError(f"no recipe export for {method!r}; choose one of {', '.join(METHODS)} (PPO: see README, "
-                        "'Beyond the toy').")
+def exportable() -> list[str]:
+    """The checkpoints whose card says how TRL's command line trains them."""
+    return [name for name, method in recipes.CARDS.items() if method.export is not None]
+
+
+def _export_of(method: str) -> TRLExport:
+    """The method card's export: its settings, the builder of its TRL config, its rows."""
+    found = recipes.CARDS.get(method)
+    if found is None or found.export is None:
+        raise AlignkitError(f"no recipe export for {method!r}; choose one of {', '.join(exportable())} (PPO: see "
+                            "README, 'Beyond the toy').")
+    return found.export
 
 
 def _plain(value):
@@ -58,7 +54,7 @@ def _plain(value):
 
 def trl_config_dict(method: str, settings, profile: Profile) -> dict:
     """The fields of the method's TRL config that alignkit sets (those differing from TRL's defaults)."""
-    _, builder = _settings_and_builder(method)
+    builder = _export_of(method).config_builder
     with tempfile.TemporaryDirectory() as out:
         # Built for the CPU profile: transformers refuses bf16 configs on a machine without a GPU; the
         # target profile's flags are set below, always both (TRL defaults to bf16, which fails on a T4).
@@ -111,7 +107,7 @@ def export_recipe(method: str, out: str | Path, rows: list[dict], model: str, pr
     profile_settings: batch size, max length, LoRA and checkpointing from `profile` (`method_settings`);
     `lora`, if given, wins over both.
     """
-    settings, _ = _settings_and_builder(method)
+    settings = _export_of(method).settings()
     settings = method_settings(settings, profile) if profile_settings else settings
     settings = replace(settings, lora=lora) if lora is not None else settings
     lora = settings.lora
@@ -125,7 +121,7 @@ def export_recipe(method: str, out: str | Path, rows: list[dict], model: str, pr
            "output_dir": str(out / "output")} | trl_config_dict(method, settings, profile) | _lora_flags(lora, profile)
     _write_yaml(paths["config"], trl)
     _write_yaml(paths["accelerate"], accelerate_config(profile, processes, zero))
-    command = _TRL_COMMAND[method]
+    command = _export_of(method).command
     paths["readme"].write_text(
         f"# alignkit recipe `{method}`, for TRL's command line\n\n"
         f"    trl {command} --config {paths['config'].name} --accelerate_config {paths['accelerate'].name}\n\n"
@@ -139,30 +135,12 @@ def export_recipe(method: str, out: str | Path, rows: list[dict], model: str, pr
 
 def recipe_rows(method: str, max_prompts: int | None = None, seed: int = 0) -> list[dict]:
     """The rows the zoo recipe trains on, in TRL's conversational format (RM/DPO/KTO sample the zoo's `sft`)."""
-    from alignkit.world.files import read_jsonl
-
-    if method == "sft":
-        return [{"messages": r["messages"]} for r in read_jsonl("sft.jsonl")]
-    from alignkit import zoo
-    from alignkit.methods.preferences import POLICY_SET, REWARD_MODEL_SET, preference_rows
-
-    sft_model, tokenizer = zoo.load("sft")
-    size = replace(REWARD_MODEL_SET if method == "rm" else POLICY_SET, n_prompts=max_prompts or
-                   (REWARD_MODEL_SET if method == "rm" else POLICY_SET).n_prompts, n_heldout_prompts=1)
-    train = preference_rows(sft_model, tokenizer, size, seed=seed)["train"]
-    if method == "rm":
-        from alignkit.methods.reward import to_trl_rows
-        return to_trl_rows(train)
-    if method == "dpo":
-        from alignkit.methods.dpo import to_conversational
-        return to_conversational(train)
-    from alignkit.methods.kto import to_unpaired_conversational, unpaired_rows
-    return to_unpaired_conversational(unpaired_rows(train))
+    return _export_of(method).rows(max_prompts, seed)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=("export",), help="export: write TRL + accelerate configs and the data")
-    parser.add_argument("method", choices=METHODS, help="which recipe")
+    parser.add_argument("method", choices=exportable(), help="which recipe")
     parser.add_argument("--out", required=True, help="directory to write into")
     parser.add_argument("--model", help="model to train (hub id or directory); default: the recipe's zoo parent")
     parser.add_argument("--profile", default="gpu", choices=sorted(PROFILES), help="precision (and, with "
@@ -178,7 +156,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from alignkit import zoo
 
-    model = args.model or str(zoo.zoo_root() / ("base" if args.method == "sft" else "sft"))
+    model = args.model or str(zoo.zoo_root() / _export_of(args.method).model_parent)
     paths = export_recipe(args.method, args.out, recipe_rows(args.method, args.max_prompts), model,
                           PROFILES[args.profile], LoraSettings() if args.lora else None, args.processes, args.zero,
                           profile_settings=args.profile_settings)

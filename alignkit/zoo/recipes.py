@@ -12,28 +12,31 @@ from __future__ import annotations
 from dataclasses import asdict, replace
 
 from alignkit import zoo
-from alignkit.methods.dpo import DPOSettings, train_dpo
+from alignkit.methods.dpo import DPOSettings, dpo_config, to_conversational, train_dpo
 from alignkit.infra.errors import CheckpointError
 from alignkit.measure.evaluate import REPORTING, EvalConfig, evaluate
 from alignkit.cai.feedback_model import FeedbackSettings, review_accuracy, train_feedback_model
-from alignkit.methods.kto import KTOSettings, drop_desirable, recommended_desirable_weight, train_kto, unpaired_rows
+from alignkit.methods.kto import (KTOSettings, drop_desirable, kto_config, recommended_desirable_weight,
+                                  to_unpaired_conversational, train_kto, unpaired_rows)
 from alignkit.core.models import count_parameters
 from alignkit.methods.ppo import PPOConfig
 from alignkit.methods.ppo_train import ppo_models, train_ppo
 from alignkit.methods.preferences import POLICY_SET, REWARD_MODEL_SET, PreferenceSet, implicit_reward_accuracy, preference_rows
 from alignkit.methods.pretrain import PretrainConfig, pretrain
-from alignkit.zoo.recipe_types import Recipe, Trained, resolve
-from alignkit.zoo.recipes_cai import CAI_RECIPES
-from alignkit.methods.reward import RewardSettings, reward_metrics, reward_model_from_sft, train_reward_model
-from alignkit.methods.sft import SFTSettings, train_sft
+from alignkit.zoo.card import DataCounts, MethodCard, Phase, Recipe, Trained, TRLExport, count_text, resolve
+from alignkit.zoo.real_runs import run_dpo, run_ppo, run_sft
+from alignkit.zoo.recipes_cai import CAI_CARDS
+from alignkit.methods.reward import (RewardSettings, reward_config, reward_metrics, reward_model_from_sft, to_trl_rows,
+                                     train_reward_model)
+from alignkit.methods.sft import SFTSettings, sft_config, train_sft
 from alignkit.core.trl_driver import StepHook, final_loss_and_steps
 from alignkit.world import load_world
 from alignkit.world.files import read_jsonl
 from alignkit.world.labelers import LabelerConfig
 from alignkit.world.reviews import critiques, reviews
 
-__all__ = ["Trained", "Recipe", "RECIPES", "PPO_STEPS", "resolve", "train", "build", "remeasure", "dpo_setup",
-           "ppo_setup"]
+__all__ = ["CARDS", "PPO_STEPS", "register", "card", "table_cards", "train", "build", "remeasure",
+           "dpo_setup", "ppo_setup"]
 
 # Measured (sft + rm, 1 thread): at 30 steps kl_coef 0.2 held-out gold 0.803 (sft 0.745), KL 1.9; kl_coef 0 gold
 # 0.755 with RM score 0.90 (kl_coef 0.2: 0.17), KL 13: over-optimisation. See data/results/ppo_sweep.json.
@@ -202,33 +205,124 @@ def train_feedback(seed: int | None = None, settings: FeedbackSettings | None = 
     return Trained(model, tokenizer, asdict(settings), metrics, seed=settings.seed, log=log)
 
 
-# --- the registry --------------------------------------------------------------------------------
+# --- the cards: one per checkpoint, in build order (each starts from one before it) ---------------------
 
-# In build order: each checkpoint starts from the one before it.
-RECIPES: dict[str, Recipe] = {
-    "base": Recipe(None, "causal-lm", "document", train_base),
-    "sft": Recipe("base", "causal-lm", "chat", train_sft_checkpoint),
-    "rm": Recipe("sft", "reward-model", "chat", train_rm, measured_by_harness=False),
-    "ppo": Recipe("sft", "causal-lm", "chat", train_ppo_checkpoint, measured_against_parent=True, scored_by="rm"),
-    "ppo-nokl": Recipe("sft", "causal-lm", "chat", train_ppo_nokl, measured_against_parent=True, scored_by="rm"),
-    "dpo": Recipe("sft", "causal-lm", "chat", train_dpo_checkpoint, measured_against_parent=True),
-    "kto": Recipe("sft", "causal-lm", "chat", train_kto_checkpoint, measured_against_parent=True),
-    # Reads comparisons as documents; the harness's chat questions are not its job, so it measures itself.
-    "feedback": Recipe("base", "causal-lm", "document", train_feedback, measured_by_harness=False),
-}
-
-RECIPES.update(CAI_RECIPES)  # chapter 05's, in their own module; in build order after feedback
+NAN = float("nan")
 
 
-def _recipe(name: str) -> Recipe:
-    if name not in RECIPES:
-        raise CheckpointError(f"No recipe for {name!r}; buildable checkpoints: {', '.join(RECIPES)}.")
-    return RECIPES[name]
+def _sft_data(metrics: dict, manifest: dict) -> DataCounts:
+    demonstrations = len(read_jsonl("sft.jsonl"))
+    return DataCounts(demonstrations=demonstrations, text=f"{count_text(demonstrations)} demonstrations")
+
+
+def _ppo_data(metrics: dict, manifest: dict) -> DataCounts:
+    pairs = manifest.get("rm", {}).get("metrics", {}).get("train_pairs", NAN)
+    return DataCounts(human_labels=pairs, text=f"{count_text(pairs)} human preference pairs (rm's training set)")
+
+
+def _dpo_data(metrics: dict, manifest: dict) -> DataCounts:
+    pairs = metrics.get("train_pairs", NAN)
+    return DataCounts(human_labels=pairs, text=f"{count_text(pairs)} human preference pairs")
+
+
+def _kto_data(metrics: dict, manifest: dict) -> DataCounts:
+    desirable, undesirable = metrics.get("train_desirable", NAN), metrics.get("train_undesirable", NAN)
+    return DataCounts(human_labels=desirable + undesirable,
+                      text=f"{count_text(desirable)} desirable + {count_text(undesirable)} undesirable rows")
+
+
+def _sft_rows(max_prompts: int | None = None, seed: int = 0) -> list[dict]:
+    return [{"messages": r["messages"]} for r in read_jsonl("sft.jsonl")]
+
+
+def _sampled_pairs(preference_set: PreferenceSet, max_prompts: int | None, seed: int) -> list[dict]:
+    """Labeled pairs of the zoo's `sft` responses, as the recipe samples them (fewer prompts if asked)."""
+    sft_model, tokenizer = zoo.load("sft")
+    size = replace(preference_set, n_prompts=max_prompts or preference_set.n_prompts, n_heldout_prompts=1)
+    return preference_rows(sft_model, tokenizer, size, seed=seed)["train"]
+
+
+def _rm_rows(max_prompts: int | None = None, seed: int = 0) -> list[dict]:
+    return to_trl_rows(_sampled_pairs(REWARD_MODEL_SET, max_prompts, seed))
+
+
+def _dpo_rows(max_prompts: int | None = None, seed: int = 0) -> list[dict]:
+    return to_conversational(_sampled_pairs(POLICY_SET, max_prompts, seed))
+
+
+def _kto_rows(max_prompts: int | None = None, seed: int = 0) -> list[dict]:
+    return to_unpaired_conversational(unpaired_rows(_sampled_pairs(POLICY_SET, max_prompts, seed)))
+
+
+_PREFERENCE_OPTIMISATION = ("model",), ("ref_model",)  # the policy trains; its frozen copy is the reference
+PPO_PHASE = Phase("PPO", (train_ppo,), ("policy", "value_model"), ("ref_model", "reward_model"))
+
+BASE = MethodCard("base", Recipe(None, "causal-lm", "document", train_base), exercises=("next_token_loss",))
+SFT = MethodCard(
+    "sft", Recipe("base", "causal-lm", "chat", train_sft_checkpoint), label="SFT", signal="demonstrations",
+    users="every assistant (InstructGPT, Llama 2-Chat)", phases=(Phase("SFT", (train_sft,), ("model",)),),
+    data_counts=_sft_data, export=TRLExport("sft", SFTSettings, sft_config, _sft_rows, "base"),
+    real_model=run_sft, exercises=("completion_only_loss",))
+RM = MethodCard(
+    "rm", Recipe("sft", "reward-model", "chat", train_rm, measured_by_harness=False),
+    export=TRLExport("reward", RewardSettings, reward_config, _rm_rows, "sft"), exercises=("bradley_terry_loss",))
+PPO = MethodCard(
+    "ppo", Recipe("sft", "causal-lm", "chat", train_ppo_checkpoint, measured_against_parent=True, scored_by="rm"),
+    label="PPO-RLHF", signal="human preference pairs (to train the reward model)",
+    users="InstructGPT, ChatGPT, Llama 2-Chat",
+    phases=(Phase("reward model", (train_reward_model,), ("reward_model",)), PPO_PHASE), data_counts=_ppo_data,
+    pipeline=("rm", "ppo"), tuning_grid="tuning_ppo.json", real_model=run_ppo, exercises=("gae_advantages", "k3_kl"))
+PPO_NOKL = MethodCard("ppo-nokl", Recipe("sft", "causal-lm", "chat", train_ppo_nokl, measured_against_parent=True,
+                                         scored_by="rm"))
+DPO = MethodCard(
+    "dpo", Recipe("sft", "causal-lm", "chat", train_dpo_checkpoint, measured_against_parent=True), label="DPO",
+    signal="human preference pairs", users="Zephyr, Tulu 2, Llama 3",
+    phases=(Phase("DPO", (train_dpo,), *_PREFERENCE_OPTIMISATION),), data_counts=_dpo_data,
+    tuning_grid="tuning_dpo.json", export=TRLExport("dpo", DPOSettings, dpo_config, _dpo_rows, "sft"),
+    real_model=run_dpo, exercises=("dpo_loss",))
+KTO = MethodCard(
+    "kto", Recipe("sft", "causal-lm", "chat", train_kto_checkpoint, measured_against_parent=True), label="KTO",
+    signal="human binary labels (here: the DPO pairs unpaired, each chosen response desirable, each rejected one "
+           "undesirable)", users="Archangel (Contextual AI)",
+    phases=(Phase("KTO", (train_kto,), *_PREFERENCE_OPTIMISATION),), data_counts=_kto_data,
+    tuning_grid="tuning_kto.json", export=TRLExport("kto", KTOSettings, kto_config, _kto_rows, "sft"),
+    exercises=("kto_loss",))
+# Reads comparisons as documents; the harness's chat questions are not its job, so it measures itself.
+FEEDBACK = MethodCard("feedback", Recipe("base", "causal-lm", "document", train_feedback, measured_by_harness=False),
+                      exercises=("two_order_preference",))
+
+CARDS: dict[str, MethodCard] = {}
+
+
+def register(method: MethodCard) -> MethodCard:
+    """Add a card to the registry (after its parent: the registry is in build order); the card."""
+    if method.name in CARDS:
+        raise CheckpointError(f"a card named {method.name!r} is registered already")
+    if method.recipe.parent is not None and method.recipe.parent not in CARDS:
+        raise CheckpointError(f"{method.name!r} starts from {method.recipe.parent!r}, which has no card yet; "
+                              "register the parent first")
+    CARDS[method.name] = method
+    return method
+
+
+for _card in (BASE, SFT, RM, PPO, PPO_NOKL, DPO, KTO, FEEDBACK, *CAI_CARDS):
+    register(_card)
+
+
+def card(name: str) -> MethodCard:
+    if name not in CARDS:
+        raise CheckpointError(f"No recipe for {name!r}; buildable checkpoints: {', '.join(CARDS)}.")
+    return CARDS[name]
+
+
+def table_cards() -> list[MethodCard]:
+    """The methods of the course's table, in build order (the seed's order)."""
+    return [c for c in CARDS.values() if c.in_table]
 
 
 def train(name: str, **kwargs) -> Trained:
     """Train checkpoint `name` by its recipe without saving it; kwargs go to the recipe (seed=, settings=, ...)."""
-    return _recipe(name).train(**kwargs)
+    return card(name).recipe.train(**kwargs)
 
 
 def _measure(recipe: Recipe, model, tokenizer, ref_model, reward_model, eval_config: EvalConfig | None) -> dict:
@@ -244,7 +338,7 @@ def build(name: str, *, save_as: str | None = None, root=None, eval_config: Eval
     eval_config: how the harness measures it (default REPORTING: every test prompt, several samples each);
     its prompt format is the recipe's.
     """
-    recipe = _recipe(name)
+    recipe = card(name).recipe
     trained = recipe.train(root=root, **kwargs)
     metrics = dict(trained.metrics)
     if recipe.measured_by_harness:
@@ -261,7 +355,7 @@ def remeasure(name: str, root=None, eval_config: EvalConfig | None = None) -> di
 
     For a zoo whose oracle or harness changed after it was built: the weights stay, the numbers follow.
     """
-    entry, recipe = zoo.info(name, root), _recipe(name)
+    entry, recipe = zoo.info(name, root), card(name).recipe
     if not recipe.measured_by_harness:
         raise CheckpointError(f"{name!r} measures itself while it trains; rebuild it: alignkit zoo build {name}")
     model, tokenizer = zoo.load(name, root=root)

@@ -18,7 +18,7 @@ from alignkit.core.generation import SampleConfig
 from alignkit.methods.ppo import PPOConfig
 from alignkit.methods.ppo_train import ppo_models, train_ppo
 from alignkit.methods.preferences import sample_pairs, spread
-from alignkit.zoo.recipe_types import Recipe, Trained, resolve
+from alignkit.zoo.card import DataCounts, MethodCard, Phase, Recipe, Trained, count_text, resolve
 from alignkit.methods.reward import RewardSettings, preference_accuracy, reward_model_from_sft, train_reward_model
 from alignkit.cai.rl_cai import mixed_preference_rows
 from alignkit.methods.sft import SFTSettings, train_sft
@@ -27,7 +27,7 @@ from alignkit.core.trl_driver import final_loss_and_steps
 from alignkit.world.files import read_jsonl
 from alignkit.world.labelers import LabelerConfig
 
-__all__ = ["CAIPairs", "cai_preference_rows", "train_sl_cai", "train_rl_cai", "train_rlaif_dpo", "CAI_RECIPES"]
+__all__ = ["CAIPairs", "cai_preference_rows", "train_sl_cai", "train_rl_cai", "train_rlaif_dpo", "CAI_CARDS"]
 
 
 def train_sl_cai(seed: int | None = None, settings: SLCAISettings | None = None, root=None, plot=None,
@@ -131,8 +131,41 @@ def train_rlaif_dpo(seed: int | None = None, settings: DPOSettings | None = None
                    seed=settings.seed, log=log)
 
 
-CAI_RECIPES: dict[str, Recipe] = {
-    "sl-cai": Recipe("base", "causal-lm", "chat", train_sl_cai),
-    "rl-cai": Recipe("sl-cai", "causal-lm", "chat", train_rl_cai, measured_against_parent=True),
-    "rlaif-dpo": Recipe("sl-cai", "causal-lm", "chat", train_rlaif_dpo, measured_against_parent=True),
-}
+NAN = float("nan")
+
+
+def _sl_cai_data(metrics: dict, manifest: dict) -> DataCounts:
+    red_team = red_team_prompts(read_jsonl("prompts_train.jsonl"))
+    demonstrations = len(helpful_demonstrations(read_jsonl("sft.jsonl"), red_team))
+    revisions, rows = metrics.get("revised_answers", NAN), metrics.get("training_rows", NAN)
+    return DataCounts(demonstrations=demonstrations, ai_revisions=revisions,
+                      text=f"{count_text(revisions)} AI revisions + {count_text(demonstrations)} demonstrations "
+                           f"({count_text(rows)} training rows)")
+
+
+def _ai_and_human_data(metrics: dict, manifest: dict) -> DataCounts:
+    ai, human = metrics.get("ai_labels", NAN), metrics.get("human_labels", NAN)
+    return DataCounts(human_labels=human, ai_labels=ai, text=f"{count_text(ai)} AI labels + {count_text(human)} human labels")
+
+
+AI_SIGNAL = "AI preference labels on red-team pairs + human on the rest"
+_AI_LABELS = Phase("AI labels", (sample_pairs, mixed_preference_rows), frozen=("model", "feedback_model"))
+CAI_USERS = "Claude (Anthropic)"
+
+SL_CAI = MethodCard(
+    "sl-cai", Recipe("base", "causal-lm", "chat", train_sl_cai), label="Constitutional AI: SL-CAI",
+    signal="AI revisions + demonstrations", users=CAI_USERS,
+    phases=(Phase("critique and revision", (red_team_revisions,), frozen=("policy", "feedback_model")),
+            Phase("SFT", (train_sft,), ("model",))), data_counts=_sl_cai_data)
+RL_CAI = MethodCard(
+    "rl-cai", Recipe("sl-cai", "causal-lm", "chat", train_rl_cai, measured_against_parent=True),
+    label="Constitutional AI: RL-CAI", signal=AI_SIGNAL, users=CAI_USERS,
+    phases=(_AI_LABELS, Phase("preference model", (train_reward_model,), ("reward_model",)),
+            Phase("PPO", (train_ppo,), ("policy", "value_model"), ("ref_model", "reward_model"))),
+    data_counts=_ai_and_human_data)
+RLAIF_DPO = MethodCard(
+    "rlaif-dpo", Recipe("sl-cai", "causal-lm", "chat", train_rlaif_dpo, measured_against_parent=True),
+    label="RLAIF with DPO", signal=AI_SIGNAL, users="Google (Lee et al. 2023)",
+    phases=(_AI_LABELS, Phase("DPO", (train_dpo,), ("model",), ("ref_model",))), data_counts=_ai_and_human_data)
+
+CAI_CARDS = (SL_CAI, RL_CAI, RLAIF_DPO)  # chapter 05's, in build order after the feedback model
