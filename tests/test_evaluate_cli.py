@@ -57,3 +57,19 @@ def test_a_reference_with_another_vocabulary_is_refused_before_sampling(model_di
 def test_max_prompts_must_be_positive(model_dir, capsys, count):
     assert main(["eval", str(model_dir), "--max-prompts", count]) == 2
     assert "--max-prompts" in _one_error_line(capsys)
+
+
+@pytest.mark.parametrize("flags", [["--best-of", "4"], ["--best-of", "0", "--rm", "rm"]])
+def test_best_of_needs_a_reward_model_and_a_positive_n(model_dir, capsys, flags):
+    assert main(["eval", str(model_dir), *flags, "--max-prompts", "2"]) == 2
+    assert "--best-of N needs" in _one_error_line(capsys)
+
+
+@pytest.mark.slow
+def test_best_of_n_under_the_zoo_rm_measures_one_pick_per_prompt(capsys):
+    import json
+
+    assert main(["eval", "sft", "--rm", "rm", "--best-of", "2", "--max-prompts", "6", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["best_of"] == 2 and summary["samples_per_prompt"] == 1 and summary["n_prompts"] == 6
+    assert summary["kl_best_of_n"] == pytest.approx(0.1931, abs=1e-4) and "gold_reward_se" in summary

@@ -1,7 +1,10 @@
-"""`alignkit eval MODEL [--ref MODEL] [--rm MODEL] [--compare MODEL] [--samples N] [--split test|validation] [--json]`.
+"""`alignkit eval MODEL [--ref MODEL] [--rm MODEL] [--best-of N] [--compare MODEL] [--samples N] [--split test|validation]
+[--json]`.
 
 The harness from the command line: every metric with its standard error; with --compare, the paired
-difference MODEL minus the other on the same prompts for every metric, with its verdict.
+difference MODEL minus the other on the same prompts for every metric, with its verdict; with --best-of N,
+the harness measures best-of-N under --rm (N responses drawn per prompt, the highest-scored one kept), whose KL
+to MODEL is log N - (N - 1)/N.
 """
 from __future__ import annotations
 
@@ -10,7 +13,8 @@ import json
 from dataclasses import replace
 
 from alignkit.infra.errors import AlignkitError
-from alignkit.measure.evaluate import METRICS, REPORTING, EvalConfig, evaluate, paired_difference
+from alignkit.measure.best_of_n import best_of, kl_best_of_n
+from alignkit.measure.evaluate import METRICS, REPORTING, EvalConfig, evaluate, paired_difference, summarise
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,6 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", choices=("test", "validation"), default="test",
                         help="test: the prompts the course reports on; validation: where settings are chosen")
     parser.add_argument("--compare", help="a second model: paired differences MODEL minus it on the same prompts")
+    parser.add_argument("--best-of", type=int, default=None, metavar="N",
+                        help="best-of-N under --rm: draw N responses per prompt, measure the one the RM scores highest")
 
 
 def prompt_format(name: str, requested: str) -> str:
@@ -68,6 +74,8 @@ def _check_same_vocabulary(name: str, flag: str, model, tokenizer, other, other_
 def _check_arguments(args: argparse.Namespace) -> None:
     if args.samples < 1:
         raise AlignkitError(f"--samples must be at least 1, not {args.samples}.")
+    if args.best_of is not None and (args.best_of < 1 or not args.rm):
+        raise AlignkitError("--best-of N needs N >= 1 and a reward model to choose with: --rm RM.")
     if args.max_prompts is not None and args.max_prompts < 1:
         raise AlignkitError(f"--max-prompts must be at least 1, not {args.max_prompts}; leave it out to use every "
                             "held-out prompt.")
@@ -89,8 +97,13 @@ def run(args: argparse.Namespace) -> int:
     if args.temperature is not None:
         sampling = replace(sampling, temperature=args.temperature)
     config = EvalConfig(sampling=sampling, prompt_format=prompt_format(args.model, args.format),
-                        max_prompts=args.max_prompts, samples_per_prompt=args.samples, split=args.split)
-    summary, df = evaluate(model, tokenizer, ref_model=ref, reward_model=rm, config=config)
+                        max_prompts=args.max_prompts, samples_per_prompt=args.best_of or args.samples,
+                        split=args.split)
+    summary, df = evaluate(model, tokenizer, ref_model=ref, reward_model=rm, config=config,
+                           cloze=args.best_of is None)
+    if args.best_of:
+        df = best_of(df, args.best_of)  # one response per prompt: the RM's pick
+        summary = summarise(df) | {"best_of": args.best_of, "kl_best_of_n": round(kl_best_of_n(args.best_of), 4)}
     summary = {"model": args.model, "prompt_format": config.prompt_format, "split": args.split} | summary
     if args.compare:
         other, other_tokenizer = _load(args.compare, "--compare")
