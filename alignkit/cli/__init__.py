@@ -26,7 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="alignkit", description="alignkit: an executable alignment course")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (module_name, help_text) in COMMANDS.items():
-        cmd = sub.add_parser(name, help=help_text, description=help_text)
+        # add_help=False: `alignkit CMD --help` is answered by CMD's own parser, with all its options.
+        cmd = sub.add_parser(name, help=help_text, description=help_text, add_help=False)
         cmd.set_defaults(_module=module_name)
     # Parse the command first, then let its module add its own arguments.
     known, _ = parser.parse_known_args(argv)
