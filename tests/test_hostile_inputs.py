@@ -614,3 +614,44 @@ def test_L30_unparseable_times_are_flagged(course):
 
     assert _grade(course, _edited(course, garble)) == 0
     assert "'yesterday' is not a recorded time" in _rows(course)["ada"]["flags"]
+
+
+# --- second pass (our own hostile inputs) ----------------------------------------------------------------
+
+
+def test_X03_grade_with_a_max_bytes_below_one_is_a_usage_error(course, capsys):
+    sub = _learner_run(course, "ada", [("pick", "b")])
+    line = _error_line(capsys, _grade(course, sub, extra=["--max-bytes", "0"]))
+    assert "--max-bytes" in line
+
+
+@pytest.mark.parametrize("chapters", [5, {"02_sft": 1}.keys()])
+def test_X20_export_with_chapters_that_are_not_names_says_so(tmp_path, chapters):
+    with pytest.raises(AlignkitError, match="chapters must be"):
+        quiz.export(tmp_path / "e.json", chapters=chapters, learner="a", responses=tmp_path / "r.jsonl", download=False)
+
+
+def test_X22_export_to_a_folder_is_refused(tmp_path):
+    storage.append_jsonl(tmp_path / "r.jsonl", _record("02_sft"))
+    with pytest.raises(AlignkitError, match="is a folder"):
+        quiz.export(tmp_path, learner="a", responses=tmp_path / "r.jsonl", download=False)
+    assert [p.name for p in tmp_path.iterdir()] == ["r.jsonl"]
+
+
+def test_X34_world_check_of_a_missing_folder_is_an_error(tmp_path, capsys):
+    line = _error_line(capsys, cli.main(["world", "check", "--out", str(tmp_path / "missing")]))
+    assert "does not exist" in line and "--out" in line
+
+
+def test_X37_a_closed_pipe_stops_quietly(monkeypatch, capfd):
+    from alignkit.cli import zoo as zoo_cli
+
+    def closed(*_args):
+        raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
+    monkeypatch.setattr(zoo_cli, "_list", closed)
+    real_dup2 = os.dup2
+    monkeypatch.setattr(os, "dup2", lambda *args: None)  # keep pytest's stdout usable
+    assert cli.main(["zoo", "list"]) == 1
+    monkeypatch.setattr(os, "dup2", real_dup2)
+    assert "Traceback" not in capfd.readouterr().err

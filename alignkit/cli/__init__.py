@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from alignkit.infra.errors import AlignkitError
@@ -41,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     except AlignkitError as err:
         print(f"alignkit {known.command}: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `alignkit zoo list | head -1`: the reader left; stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

@@ -21,6 +21,9 @@ def run(args: argparse.Namespace) -> int:
     if args.out.exists() and not args.out.is_dir():
         raise AlignkitError(f"--out {args.out} is a file, not a directory.")
     if args.action == "check":
+        if not args.out.is_dir():
+            raise AlignkitError(f"--out {args.out} does not exist; build the data into it with: "
+                                f"alignkit world build --out {args.out}")
         stale = stale_files(args.out)
         for name in stale:
             print(f"{args.out / name}: missing or out of date; run: alignkit world build")

@@ -450,6 +450,8 @@ def _grade_learners(by_learner: dict[str, list], policy: str) -> dict[str, dict]
 
 def run(args: argparse.Namespace) -> int:
     try:
+        if args.max_bytes < 1:
+            raise AlignkitError(f"--max-bytes must be a positive number of bytes, not {args.max_bytes}.")
         key = _load_key(args)
         missing = [p for p in args.submissions if not os.path.exists(p)]
         if len(missing) == len(args.submissions):  # a mistyped folder: a usage error, not "graded 0 learners"

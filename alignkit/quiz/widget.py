@@ -397,7 +397,8 @@ def export(path: str | os.PathLike | None = None, *, chapters: str | list[str] |
 
     Default path: ./alignkit_submission_<learner>.json. In Colab the file is also offered for download.
     """
-    wanted = {chapters} if isinstance(chapters, str) else set(chapters or [])
+    wanted = {chapters} if isinstance(chapters, str) else set(chapters or []) if isinstance(chapters, (list, tuple, set)) \
+        else {None} if chapters is not None else set()
     if not all(isinstance(c, str) and c for c in wanted):
         raise AlignkitError(f"chapters must be a chapter name or a list of them, e.g. chapters='02_sft', not {chapters!r}.")
     source = Path(responses) if responses is not None else responses_path(home)
@@ -418,6 +419,8 @@ def export(path: str | os.PathLike | None = None, *, chapters: str | list[str] |
     if path is None:  # one file per chapter selection, so a per-chapter export never replaces another's
         part = "_" + "+".join(sorted(wanted)) if wanted else ""
         path = Path.cwd() / f"alignkit_submission_{_safe_name(who)[:60]}{_safe_name(part)[:120]}.json"
+    if Path(path).is_dir():
+        raise AlignkitError(f"{path} is a folder; pass a file name, e.g. quiz.export('{Path(path) / 'submission.json'}').")
     path, kept = _free_path(Path(path), attempts)
     try:
         path = storage.atomic_write_json(path, submission)
