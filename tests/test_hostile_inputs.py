@@ -655,3 +655,16 @@ def test_X37_a_closed_pipe_stops_quietly(monkeypatch, capfd):
     assert cli.main(["zoo", "list"]) == 1
     monkeypatch.setattr(os, "dup2", real_dup2)
     assert "Traceback" not in capfd.readouterr().err
+
+
+def test_S08_an_unreadable_responses_file_behind_record_prediction_shows_red(tmp_path, monkeypatch):
+    from test_quiz_predict import write_bank_with_predictions
+
+    monkeypatch.delenv("CI", raising=False)
+    write_bank_with_predictions(tmp_path / "quizzes")
+    responses = tmp_path / "r.jsonl"
+    monkeypatch.setattr(storage, "read_jsonl", _deny)
+    p = quiz.predict("90_demo", "guess_winner", mode="widget", quizzes_dir=tmp_path / "quizzes", responses=responses)
+    p._radio.value = p.question.choices[0].id
+    p._button.click()
+    assert "#b00020" in p._feedback.value and str(responses) in p._feedback.value

@@ -7,8 +7,11 @@ opened. A bad file gets one `error:` line and a non-zero exit; the other files a
 
 A learner may hand in several files (one export per chapter, one per Colab runtime): all of a
 learner's files are merged, identical attempts counted once, and attempts ordered by the time each
-was recorded. A question answered in more than one file is listed in the CSV's `duplicates` column;
-no file is ever preferred because of text the learner wrote (such as `created`).
+was recorded. A question answered in more than one file, where neither file's attempts are the start of
+the other's, is listed in the CSV's `duplicates` column; attempt sequences `quiz.export()` never writes
+(numbering from above 1 or with gaps, times out of order or unreadable) are listed, with the file, in
+`flags`. No file is ever preferred because of text the learner wrote (such as `created`). Nothing is
+written when no file could be graded.
 
 Per question the learner's first attempt counts (`--policy first`, the default: retries are for
 learning), or their best or last (`--policy best|last`); the CSV reports the attempts per question.
