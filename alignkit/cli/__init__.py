@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from alignkit.infra.errors import AlignkitError
@@ -26,7 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="alignkit", description="alignkit: an executable alignment course")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (module_name, help_text) in COMMANDS.items():
-        cmd = sub.add_parser(name, help=help_text, description=help_text)
+        # add_help=False: `alignkit CMD --help` is answered by CMD's own parser, with all its options.
+        cmd = sub.add_parser(name, help=help_text, description=help_text, add_help=False)
         cmd.set_defaults(_module=module_name)
     # Parse the command first, then let its module add its own arguments.
     known, _ = parser.parse_known_args(argv)
@@ -40,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     except AlignkitError as err:
         print(f"alignkit {known.command}: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `alignkit zoo list | head -1`: the reader left; stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

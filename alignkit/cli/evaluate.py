@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from dataclasses import replace
 
 from alignkit.infra.errors import AlignkitError
@@ -71,7 +72,66 @@ def _check_same_vocabulary(name: str, flag: str, model, tokenizer, other, other_
                             "the same tokenizer (e.g. its parent in the zoo).")
 
 
+def _is_reward_model(model) -> bool:
+    return type(model).__name__.endswith("ForSequenceClassification") or not hasattr(model, "generate")
+
+
+def _check_role(name: str, flag: str, model) -> None:
+    """The evaluated model and --ref must be language models; --rm must be a reward model (checked before any
+    sampling: a reward model as the KL reference would print a meaningless kl_to_ref)."""
+    if flag == "--rm" and not _is_reward_model(model):
+        raise AlignkitError(f"--rm {name} is a language model, not a reward model; pass a reward model such as rm.")
+    if flag != "--rm" and _is_reward_model(model):
+        what = "the KL reference" if flag == "--ref" else "the evaluated model" if flag == "model" else "the compared model"
+        raise AlignkitError(f"{flag} {name} is a reward model, but {what} must be a language model that generates "
+                            f"(e.g. sft); pass a reward model as --rm {name}.")
+
+
+def _check_chat_template(name: str, flag: str, tokenizer) -> None:
+    """Render the checkpoint's chat template once: a hostile chat_template.jinja (the sandbox blocks it) or a
+    broken one is one error line here, not a traceback after loading."""
+    try:
+        tokenizer.apply_chat_template([{"role": "user", "content": "Hello"}], tokenize=False, add_generation_prompt=True)
+    except Exception as err:  # noqa: BLE001 - jinja2 raises SecurityError, TemplateError, TypeError, ...
+        detail = " ".join(str(err).split())[:160]
+        raise AlignkitError(f"the chat template of {flag} {name} cannot be used ({type(err).__name__}: {detail}). "
+                            "Delete its chat_template.jinja (and chat_template from tokenizer_config.json) to use "
+                            "the course's template, or re-save the tokenizer with alignkit.") from None
+
+
+def _load_checked(name: str, flag: str):
+    model, tokenizer = _load(name, flag)
+    _check_role(name, flag, model)
+    if flag != "--rm":
+        _check_chat_template(name, flag, tokenizer)
+    return model, tokenizer
+
+
+def _json_safe(value):
+    """NaN and infinity are not JSON: they become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def _differences(df, other_df, keys) -> dict:
+    """Paired differences per metric; a metric the two runs cannot pair (empty on one side) says so alone."""
+    out = {}
+    for key in keys:
+        try:
+            out[key] = paired_difference(df, other_df, key)
+        except AlignkitError as err:
+            out[key] = {"key": key, "error": str(err)}
+    return out
+
+
 def _check_arguments(args: argparse.Namespace) -> None:
+    if args.temperature is not None and not (math.isfinite(args.temperature) and args.temperature >= 0):
+        raise AlignkitError(f"--temperature must be a finite number ≥ 0 (0: greedy), not {args.temperature}.")
     if args.samples < 1:
         raise AlignkitError(f"--samples must be at least 1, not {args.samples}.")
     if args.best_of is not None and (args.best_of < 1 or not args.rm):
@@ -86,12 +146,13 @@ def run(args: argparse.Namespace) -> int:
 
     _check_arguments(args)
     setup(seed=args.seed)
-    model, tokenizer = _load(args.model, "model")
+    model, tokenizer = _load_checked(args.model, "model")
     ref = rm = None
     for flag, name in (("--ref", args.ref), ("--rm", args.rm)):
         if name:
             other, other_tokenizer = _load(name, flag)
             _check_same_vocabulary(name, flag, model, tokenizer, other, other_tokenizer)
+            _check_role(name, flag, other)
             ref, rm = (other, rm) if flag == "--ref" else (ref, other)
     sampling = replace(EvalConfig().sampling, seed=args.seed)
     if args.temperature is not None:
@@ -106,12 +167,12 @@ def run(args: argparse.Namespace) -> int:
         summary = summarise(df) | {"best_of": args.best_of, "kl_best_of_n": round(kl_best_of_n(args.best_of), 4)}
     summary = {"model": args.model, "prompt_format": config.prompt_format, "split": args.split} | summary
     if args.compare:
-        other, other_tokenizer = _load(args.compare, "--compare")
+        other, other_tokenizer = _load_checked(args.compare, "--compare")
         other_config = replace(config, prompt_format=prompt_format(args.compare, args.format))
         _, other_df = evaluate(other, other_tokenizer, ref_model=ref, reward_model=rm, config=other_config, cloze=False)
-        summary["compare"] = {"model": args.compare, "differences": {
-            key: paired_difference(df, other_df, key) for key in METRICS if key in summary}}
-    print(json.dumps(summary) if args.json else _table(summary))
+        summary["compare"] = {"model": args.compare,
+                              "differences": _differences(df, other_df, [key for key in METRICS if key in summary])}
+    print(json.dumps(_json_safe(summary), allow_nan=False) if args.json else _table(summary))
     return 0
 
 
@@ -126,5 +187,8 @@ def _table(summary: dict) -> str:
     if "compare" in summary:
         lines.append(f"\nminus {summary['compare']['model']} (paired, same prompts):")
         for key, d in summary["compare"]["differences"].items():
+            if "error" in d:
+                lines.append(f"{key:<{width}}  not compared: {d['error']}")
+                continue
             lines.append(f"{key:<{width}}  {d['difference']:+.4f} ± {d['se']:.4f}  {d['verdict']}")
     return "\n".join(lines)

@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 
 from alignkit import zoo
+from alignkit.infra.errors import AlignkitError
+from alignkit.zoo.store import _missing_zoo
 
 __all__ = ["add_arguments", "run"]
 
@@ -28,7 +30,15 @@ def _table(rows: list[list[str]]) -> str:
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
 
 
+def _require_zoo(root) -> None:
+    """A zoo directory that is not there (a typo, ALIGNKIT_ZOO, an install without the data) is an error,
+    never "the zoo is empty"."""
+    if problem := _missing_zoo(root):
+        raise AlignkitError(problem)
+
+
 def _list(root) -> int:
+    _require_zoo(root)
     manifest = zoo.read_manifest(root)
     if not manifest:
         print(f"The zoo at {zoo.zoo_root(root)} is empty. "
@@ -44,6 +54,7 @@ def _list(root) -> int:
 
 
 def _verify(name: str | None, root) -> int:
+    _require_zoo(root)
     targets = [name] if name else zoo.names(root)
     if not targets:
         print(f"The zoo at {zoo.zoo_root(root)} is empty; nothing to verify.")

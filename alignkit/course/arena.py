@@ -190,7 +190,7 @@ def bradley_terry(rows: list[dict], models=None, prior: float = 0.5, iterations:
     wins = {(a, b): prior for a in names for b in names if a != b}
     for r in rows:
         key = (r.get("chosen_model"), r.get("rejected_model"))
-        if _is_preference(r) and key in wins:
+        if all(isinstance(k, str) for k in key) and _is_preference(r) and key in wins:  # a damaged row: skipped
             wins[key] += 1
     p = {m: 1.0 for m in names}
     for _ in range(iterations):

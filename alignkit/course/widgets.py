@@ -347,7 +347,7 @@ class VotingSession:
     def _on_click(self, choice: str) -> None:
         try:
             self.vote(choice)
-        except AlignkitError as err:
+        except (AlignkitError, OSError) as err:  # a storage failure behind a button is shown, never only logged
             self._error = str(err)
             self._refresh()
 

@@ -9,7 +9,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["repo_root", "data_dir", "world_dir", "zoo_dir", "results_dir", "quizzes_dir", "constitution_path"]
+__all__ = ["repo_root", "data_dir", "world_dir", "zoo_dir", "results_dir", "quizzes_dir", "constitution_path",
+           "has_course_data", "NO_COURSE_DATA"]
+
+NO_COURSE_DATA = ("alignkit is installed without the course's data ({missing} does not exist): use a checkout of the "
+                  "course, install it from the checkout with `pip install -e .`, or set ALIGNKIT_REPO to the checkout.")
 
 _PACKAGE_PARENT = Path(__file__).resolve().parents[2]
 
@@ -41,3 +45,8 @@ def quizzes_dir() -> Path:
 
 def constitution_path() -> Path:
     return data_dir() / "constitution.yaml"
+
+
+def has_course_data() -> bool:
+    """Whether repo_root() holds the course's data/ folder (False after a non-editable install, `pip install .`)."""
+    return data_dir().is_dir()

@@ -73,21 +73,33 @@ def _ends_with_newline(path: Path) -> bool:
 
 
 def append_jsonl(path: str | os.PathLike, record: dict) -> None:
-    """Append `record` as one JSON line with a single write, then flush and fsync."""
+    """Append `record` as one JSON line with a single write, then flush and fsync; a failed append is
+    truncated away, so the record is either whole on disk or absent."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     line = json.dumps(record, sort_keys=True, ensure_ascii=False, allow_nan=False)
     data = (line + "\n").encode("utf-8")
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
+        old_size = os.fstat(fd).st_size
         # After a torn write the file does not end in a newline: start a new line so this record parses.
-        if os.fstat(fd).st_size > 0 and not _ends_with_newline(path):
+        if old_size > 0 and not _ends_with_newline(path):
             data = b"\n" + data
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        os.fsync(fd)
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+        except BaseException:
+            # All or nothing: a record that failed (a full disk) must not stay half on disk, or a later
+            # read would count an answer the learner was told was not recorded.
+            try:
+                os.ftruncate(fd, old_size)
+                os.fsync(fd)
+            except OSError:
+                pass
+            raise
     finally:
         os.close(fd)
 

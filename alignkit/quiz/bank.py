@@ -282,6 +282,8 @@ def load_bank(path: str | os.PathLike, *, require_hashes: bool = True) -> Bank:
         raw = yaml.load(data.decode("utf-8"), Loader=_UniqueKeyLoader)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
         raise QuizBankError(f"{path}: cannot read the bank: {err}".replace("\n", " ")) from None
+    except RecursionError:
+        raise QuizBankError(f"{path}: cannot read the bank: nested too deeply (schema: quizzes/README.md)") from None
     if not isinstance(raw, dict):
         raise _fail(path, "top level", "a bank must be a mapping with schema, chapter, title, salt, questions")
     if not _BANK_KEYS <= set(raw) <= _BANK_KEYS | _OPTIONAL_BANK_KEYS:

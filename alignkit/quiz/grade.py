@@ -7,8 +7,11 @@ opened. A bad file gets one `error:` line and a non-zero exit; the other files a
 
 A learner may hand in several files (one export per chapter, one per Colab runtime): all of a
 learner's files are merged, identical attempts counted once, and attempts ordered by the time each
-was recorded. A question answered in more than one file is listed in the CSV's `duplicates` column;
-no file is ever preferred because of text the learner wrote (such as `created`).
+was recorded. A question answered in more than one file, where neither file's attempts are the start of
+the other's, is listed in the CSV's `duplicates` column; attempt sequences `quiz.export()` never writes
+(numbering from above 1 or with gaps, times out of order or unreadable) are listed, with the file, in
+`flags`. No file is ever preferred because of text the learner wrote (such as `created`). Nothing is
+written when no file could be graded.
 
 Per question the learner's first attempt counts (`--policy first`, the default: retries are for
 learning), or their best or last (`--policy best|last`); the CSV reports the attempts per question.
@@ -142,6 +145,31 @@ def _repeated_attempt_numbers(attempts: list[dict]) -> list[str]:
     return sorted(set(repeated))
 
 
+def _sequence_flags(attempts: list[dict]) -> list[str]:
+    """Attempt sequences that `quiz.export()` cannot write: numbering that starts above 1 or skips (wrong
+    attempts deleted by hand), times that go backwards while the numbers go up, or unreadable times.
+    Repeated numbers are older exports' known quirk (see _repeated_attempt_numbers), not flagged here."""
+    per_question: dict[tuple, list[dict]] = defaultdict(list)
+    for a in attempts:
+        per_question[(a["chapter"], a["question"])].append(a)
+    flags = []
+    for (chapter, question), seq in per_question.items():
+        column = f"{_printable(chapter)}/{_printable(question)}"
+        if seq[0]["attempt"] > 1:
+            flags.append(f"{column}: attempts start at {seq[0]['attempt']}, not 1 (earlier attempts removed?)")
+        for before, after in zip(seq, seq[1:]):
+            if after["attempt"] not in (before["attempt"], before["attempt"] + 1):
+                flags.append(f"{column}: attempt {before['attempt']} is followed by attempt {after['attempt']}")
+                break
+        times = [_when(a["time"]) for a in seq]
+        if any(math.isinf(t) for t in times):
+            bad = next(a["time"] for a, t in zip(seq, times) if math.isinf(t))
+            flags.append(f"{column}: time {_printable(bad, 40)!r} is not a recorded time")
+        elif any(later < earlier for earlier, later in zip(times, times[1:])):
+            flags.append(f"{column}: a later attempt has an earlier time")
+    return flags
+
+
 def read_submission(path: str | os.PathLike, max_bytes: int = MAX_SUBMISSION_BYTES) -> dict:
     """Read and validate one submission as data; SubmissionError (one line) if it cannot be graded."""
     try:
@@ -166,7 +194,7 @@ def read_submission(path: str | os.PathLike, max_bytes: int = MAX_SUBMISSION_BYT
         raise SubmissionError(f"not valid JSON ({type(err).__name__}: {str(err)[:80]})") from None
     learner, created, shas, attempts = _check_submission(obj)
     return {"learner": learner, "created": created, "bank_sha256": shas, "attempts": attempts,
-            "repeated": _repeated_attempt_numbers(attempts)}
+            "repeated": _repeated_attempt_numbers(attempts), "flags": _sequence_flags(attempts)}
 
 
 def _wrong_type(question: quiz_bank.Question, where: str, warn, bank_changed: bool) -> None:
@@ -257,25 +285,39 @@ def _merge(files: list[list[dict]]) -> dict[str, list[dict]]:
     return by_column
 
 
-def _answered_in_several_files(attempts: list[dict]) -> bool:
-    # Two independent attempt sequences (fresh runtimes, or someone else's file under this learner's id)
-    # both hold an attempt with the same number; one runtime's later export only extends its sequence.
-    files_per_number = defaultdict(set)
-    for a in attempts:
-        files_per_number[a["attempt"]].add(a["file"])
-    return any(len(files) > 1 for files in files_per_number.values())
+def _several_files(files: list[list[dict]]) -> set[str]:
+    """Columns answered in more than one file where neither file's attempts are a prefix of the other's.
+
+    One runtime's later export only extends its own sequence (a prefix); two fresh runtimes, or someone
+    else's file under this learner's id, are independent sequences, whatever their attempt numbers."""
+    sequences: dict[str, list[list]] = defaultdict(list)
+    for attempts in files:
+        per_column: dict[str, list] = defaultdict(list)
+        for a in attempts:
+            per_column[a["column"]].append((a["attempt"], a["time"], json.dumps(a["answer"], sort_keys=True)))
+        for column, seq in per_column.items():
+            sequences[column].append(seq)
+    several = set()
+    for column, seqs in sequences.items():
+        for i, first in enumerate(seqs):
+            for second in seqs[i + 1:]:
+                shorter, longer = sorted((first, second), key=len)
+                if longer[:len(shorter)] != shorter:
+                    several.add(column)
+    return several
 
 
 def grade_learner(files: list[list[dict]], policy: str) -> dict:
     """Points, text answers to review, attempt counts, the columns answered in several files and the
     prediction questions answered (never graded)."""
     points, review, counts, duplicates, predictions = {}, {}, {}, [], []
+    several = _several_files(files)
     for column, attempts in sorted(_merge(files).items()):
         if attempts[0]["type"] == "prediction":
             predictions.append(column)
             continue
         counts[column] = len(attempts)
-        if _answered_in_several_files(attempts):
+        if column in several:
             duplicates.append(column)
         if attempts[0]["type"] == "text":
             review[column] = attempts[-1]["answer"]
@@ -298,7 +340,7 @@ def _grades_csv(rows: dict[str, dict], key: dict[str, dict]) -> tuple[str, str]:
     grades, review = io.StringIO(), io.StringIO()
     g, r = csv.writer(grades), csv.writer(review)
     g.writerow(["learner", *(name for c in columns for name in (c, f"{c} attempts")), "total", "max",
-                "needs_review", "files", "duplicates", "predictions"])
+                "needs_review", "files", "duplicates", "flags", "predictions"])
     r.writerow(["learner", "question", "text_answer"])
     for learner in sorted(rows):
         row = rows[learner]
@@ -307,7 +349,7 @@ def _grades_csv(rows: dict[str, dict], key: dict[str, dict]) -> tuple[str, str]:
             cells += ["" if c in row["review"] else f"{row['points'].get(c, 0.0):g}", str(row["attempts"].get(c, 0))]
         g.writerow([_csv_cell(learner), *cells, f"{sum(row['points'].values()):g}", f"{max_points:g}",
                     ";".join(sorted(row["review"])), str(row["files"]), ";".join(row["duplicates"]),
-                    str(len(row["predictions"]))])
+                    _csv_cell("; ".join(row.get("flags", []))), str(len(row["predictions"]))])
         for column, text in sorted(row["review"].items()):
             r.writerow([_csv_cell(learner), column, _csv_cell(text)])
     return grades.getvalue(), review.getvalue()
@@ -383,8 +425,9 @@ def _read_files(files: list[Path], key: dict, max_bytes: int) -> tuple[dict[str,
             continue
         if sub["repeated"]:
             notes.append(f"attempt numbers repeat for {', '.join(sub['repeated'][:5])}; graded in file order")
+        notes += [f"flagged: {flag}; quiz.export() never writes this" for flag in sub["flags"]]
         _print_notes(shown, list(dict.fromkeys(notes)))
-        by_learner[sub["learner"]].append((path, scored))
+        by_learner[sub["learner"]].append((path, scored, sub["flags"]))
     return by_learner, failed
 
 
@@ -398,9 +441,10 @@ def _print_notes(shown: str, notes: list[str]) -> None:
 def _grade_learners(by_learner: dict[str, list], policy: str) -> dict[str, dict]:
     rows = {}
     for learner, files in by_learner.items():
-        rows[learner] = grade_learner([scored for _, scored in files], policy)
+        rows[learner] = grade_learner([scored for _, scored, _ in files], policy)
+        rows[learner]["flags"] = [f"{_printable(Path(p).name, 80)}: {flag}" for p, _, flags in files for flag in flags]
         if rows[learner]["duplicates"]:
-            names = ", ".join(_printable(str(p), 120) for p, _ in files)
+            names = ", ".join(_printable(str(p), 120) for p, _, _ in files)
             print(f"warning: learner {_printable(learner)!r}: {', '.join(rows[learner]['duplicates'][:5])} answered in "
                   f"more than one file ({names}); attempts ordered by their recorded time, see the duplicates "
                   "column", file=sys.stderr)
@@ -409,7 +453,13 @@ def _grade_learners(by_learner: dict[str, list], policy: str) -> dict[str, dict]
 
 def run(args: argparse.Namespace) -> int:
     try:
+        if args.max_bytes < 1:
+            raise AlignkitError(f"--max-bytes must be a positive number of bytes, not {args.max_bytes}.")
         key = _load_key(args)
+        missing = [p for p in args.submissions if not os.path.exists(p)]
+        if len(missing) == len(args.submissions):  # a mistyped folder: a usage error, not "graded 0 learners"
+            raise AlignkitError(f"no such file or folder: {', '.join(_printable(p, 200) for p in missing)}; check the "
+                                "path of the submissions (nothing was graded, no output written).")
         files = _expand(args.submissions, {os.path.realpath(args.key)})
         if not files:
             raise AlignkitError(f"no submission files (*.json) found in {', '.join(args.submissions)}; "
@@ -421,6 +471,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     by_learner, failed = _read_files(files, key, args.max_bytes)
     rows = _grade_learners(by_learner, args.policy)
+    if not rows:  # never replace an earlier grades file with an empty one
+        print(f"alignkit grade: error: none of the {len(files)} file(s) could be graded (see the errors above); "
+              f"{args.output} was not written.", file=sys.stderr)
+        return 1
     grades_text, review_text = _grades_csv(rows, key)
     try:
         atomic_write_text(args.output, grades_text)
@@ -430,4 +484,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     print(f"graded {len(rows)} learner(s) from {len(files)} file(s) into {args.output} (policy {args.policy}; "
           f"text answers to review: {review_path}); {failed} file(s) with errors")
+    flagged = sorted(learner for learner, row in rows.items() if row["duplicates"] or row["flags"])
+    if flagged:
+        print(f"flagged {len(flagged)} learner(s) for a look by hand ({', '.join(_printable(l, 60) for l in flagged[:10])}"
+              f"{', ...' if len(flagged) > 10 else ''}): see the duplicates and flags columns of {args.output}")
     return 1 if failed else 0

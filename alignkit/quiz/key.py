@@ -92,7 +92,25 @@ def _key_chapter(chapter: Any, entry: Any, path: Path) -> dict:
     repeated = sorted({i for i in ids if ids.count(i) > 1})
     if repeated:
         raise _bad(path, f"chapter {chapter} lists question(s) {', '.join(repeated)} twice; ids must be unique")
+    for question in questions:
+        if not _salt_fits(entry["salt"], question):
+            raise _bad(path, f"chapter {chapter}: no answer to {question.id} matches its accepted hashes under the "
+                             "chapter's salt, so nobody could score on it (the salt or the hashes were edited)")
     return {"salt": entry["salt"], "bank_sha256": entry.get("bank_sha256", ""), "questions": questions}
+
+
+def _salt_fits(salt: str, question: quiz_bank.Question) -> bool:
+    """Whether some answer of a choice question hashes to an accepted hash under `salt` (a wrong salt in an
+    unsigned key would silently zero the chapter). Numeric and text questions cannot be checked this way."""
+    ids = [c.id for c in question.choices]
+    if not question.hashes or question.type not in ("single", "multiple") or len(ids) > 12:
+        return True
+    if question.type == "single":
+        answers = ids
+    else:
+        answers = [",".join(sorted(c for bit, c in enumerate(ids) if mask >> bit & 1)) for mask in range(1, 1 << len(ids))]
+    accepted = set(question.hashes)
+    return any(quiz_bank.hash_answer(salt, question.id, answer) in accepted for answer in answers)
 
 
 def load_key(path: str | os.PathLike, secret: str | None = None) -> dict[str, dict]:
@@ -106,7 +124,9 @@ def load_key(path: str | os.PathLike, secret: str | None = None) -> dict[str, di
             raise _bad(path, "file is implausibly large")
         body = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as err:
-        raise _bad(path, f"cannot read it ({err})") from None
+        raise _bad(path, f"cannot read it ({str(err)[:200]})") from None
+    except RecursionError:
+        raise _bad(path, "cannot read it (nested too deeply to be a key)") from None
     if not isinstance(body, dict) or body.get("format") != KEY_FORMAT or body.get("version") != KEY_VERSION:
         raise _bad(path, f"not an {KEY_FORMAT} file of version {KEY_VERSION}")
     if secret is not None:

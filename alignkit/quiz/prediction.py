@@ -143,7 +143,7 @@ class Prediction:
         self._button.on_click(lambda _button: self._on_record())
         try:
             earlier = first_prediction(self.responses_path, self.chapter, q.id)
-        except OSError:
+        except (OSError, AlignkitError):  # an unreadable responses file: the button says so when clicked
             earlier = None
         if earlier in q.choice_ids:  # a restarted kernel shows the prediction already recorded
             self._radio.value = earlier
@@ -264,7 +264,7 @@ def reveal(chapter: str, question_id: str, outcome: str, detail: str = "", *, mo
     if _reads_learner_files(mode):
         try:
             predicted = first_prediction(path, chapter, question_id) or predicted
-        except OSError:  # an unreadable ALIGNKIT_HOME: the reveal still shows the run
+        except (OSError, AlignkitError):  # an unreadable ALIGNKIT_HOME: the reveal still shows the run
             pass
     text, markup = _reveal_text(q, predicted, outcome, detail)
     if in_kernel():

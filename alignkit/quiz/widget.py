@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import html
+import json
 import os
 import re
 import secrets
@@ -55,7 +56,13 @@ def learner_id(learner: str | None = None, home: str | os.PathLike | None = None
         value = id_file.read_text(encoding="utf-8").strip() if id_file.is_file() else ""
         if not _LEARNER_ID.fullmatch(value):
             value = f"learner-{secrets.token_hex(6)}"
-            storage.atomic_write_text(id_file, value + "\n")
+            try:
+                storage.atomic_write_text(id_file, value + "\n")
+            except OSError as err:  # a read-only home: the random id could not be kept for the next export
+                raise AlignkitError(
+                    f"could not save your learner id to {id_file}: {err.strerror or err}. Set ALIGNKIT_LEARNER to "
+                    "the id your instructor asks for (e.g. os.environ['ALIGNKIT_LEARNER'] = 'you@example.org'), "
+                    "or pass quiz.export(learner=...), or set ALIGNKIT_HOME to a folder you can write.") from err
     if not isinstance(value, str) or not _LEARNER_ID.fullmatch(value.strip()):
         raise AnswerTypeError(f"a learner id must be 1-100 printable characters, not only spaces, e.g. your course "
                               f"e-mail (got {str(value)[:40]!r}).")
@@ -63,8 +70,17 @@ def learner_id(learner: str | None = None, home: str | os.PathLike | None = None
 
 
 def read_responses(path: str | os.PathLike | None = None, *, home: str | os.PathLike | None = None) -> list[dict]:
-    """Every recorded attempt, oldest first (a torn last line is skipped with a warning)."""
-    return storage.read_jsonl(path if path is not None else responses_path(home))
+    """Every recorded attempt, oldest first (a torn last line is skipped with a warning).
+
+    An unreadable file (permissions, a dropped mount) raises AlignkitError naming it and the fix."""
+    path = Path(path if path is not None else responses_path(home))
+    try:
+        return storage.read_jsonl(path)
+    except OSError as err:
+        raise AlignkitError(
+            f"could not read your answers file {path}: {err.strerror or err}. Make it readable and writable by "
+            f"you (e.g. `chmod u+rw {path}`, or remount the drive), or set ALIGNKIT_HOME to a folder you can "
+            "write and run quiz.show again. Nothing was recorded or lost by this attempt.") from err
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,7 +138,7 @@ class Quiz:
         self._correct: set[str] = set()
         if widgets:  # static mode never reads learner files, so its output is the same on every run
             for record in read_responses(self.responses_path):
-                if record.get("chapter") == self.chapter:
+                if record.get("chapter") == self.chapter and isinstance(record.get("question"), str):
                     self._attempted.add(record.get("question"))
                     if record.get("self_check") is True:
                         self._correct.add(record.get("question"))
@@ -198,7 +214,9 @@ class Quiz:
         controls = self._controls[question_id]
         try:
             feedback = self._submit(question_id, controls.read(), from_text=True)
-        except AlignkitError as err:  # a wrong type, or an answer that could not be saved
+        except (AlignkitError, OSError) as err:  # a wrong type, or an answer that could not be read or saved
+            if not isinstance(err, AlignkitError):
+                err = _save_error(self.responses_path, err)
             controls.error = err
             controls.feedback.value = f'<span style="color:#b00020">{_esc(str(err))}</span>'
             return
@@ -379,7 +397,10 @@ def export(path: str | os.PathLike | None = None, *, chapters: str | list[str] |
 
     Default path: ./alignkit_submission_<learner>.json. In Colab the file is also offered for download.
     """
-    wanted = {chapters} if isinstance(chapters, str) else set(chapters or [])
+    wanted = {chapters} if isinstance(chapters, str) else set(chapters or []) if isinstance(chapters, (list, tuple, set)) \
+        else {None} if chapters is not None else set()
+    if not all(isinstance(c, str) and c for c in wanted):
+        raise AlignkitError(f"chapters must be a chapter name or a list of them, e.g. chapters='02_sft', not {chapters!r}.")
     source = Path(responses) if responses is not None else responses_path(home)
     kept, banks = [], {}
     for record in read_responses(source):
@@ -395,9 +416,21 @@ def export(path: str | os.PathLike | None = None, *, chapters: str | list[str] |
     who = learner_id(learner, home)
     submission = {"format": SUBMISSION_FORMAT, "version": SUBMISSION_VERSION, "learner": who,
                   "created": _now(), "chapters": banks, "attempts": attempts}
-    if path is None:
-        path = Path.cwd() / f"alignkit_submission_{re.sub(r'[^A-Za-z0-9._-]+', '_', who)[:60]}.json"
-    path = storage.atomic_write_json(path, submission)
+    if path is None:  # one file per chapter selection, so a per-chapter export never replaces another's
+        part = "_" + "+".join(sorted(wanted)) if wanted else ""
+        path = Path.cwd() / f"alignkit_submission_{_safe_name(who)[:60]}{_safe_name(part)[:120]}.json"
+    if Path(path).is_dir():
+        raise AlignkitError(f"{path} is a folder; pass a file name, e.g. quiz.export('{Path(path) / 'submission.json'}').")
+    path, kept = _free_path(Path(path), attempts)
+    try:
+        path = storage.atomic_write_json(path, submission)
+    except OSError as err:  # a full disk, a read-only folder: say so; the answers stay in the responses file
+        raise AlignkitError(f"could not write {path}: {err.strerror or err}. Free some disk space or pass another "
+                            f"path, e.g. quiz.export('/content/submission.json'); your answers are safe in {source}."
+                            ) from err
+    if kept is not None:
+        print(f"Kept your earlier export {kept.name}: it holds answers this export does not; wrote {path.name} "
+              "beside it. Hand in both files.")
     if not attempts:
         print(f"Wrote {path.name}, but it holds 0 attempts: no answers{_for(wanted)} were found in {source}. "
               "Answer the quiz first; if you did, your answers were not saved (the quiz showed a red message): "
@@ -409,6 +442,38 @@ def export(path: str | os.PathLike | None = None, *, chapters: str | list[str] |
     print(f"Wrote {path.name}: {len(attempts)} attempts{of_which} in {len(banks)} chapter(s) for learner {who!r}."
           + (" Download started." if offered else " Hand this file to your instructor."))
     return path
+
+
+def _safe_name(text: str) -> str:
+    return re.sub(r'[^A-Za-z0-9._+-]+', '_', text)
+
+
+def _free_path(path: Path, attempts: list[dict]) -> tuple[Path, Path | None]:
+    """`path`, unless it holds a submission with attempts the new one lacks (another runtime's, another
+    chapter's): then a fresh name beside it, and the kept file. Nothing a learner exported is replaced."""
+    if not path.exists():
+        return path, None
+    try:
+        old = _read_json(path)
+        old_attempts = old["attempts"] if isinstance(old, dict) and isinstance(old.get("attempts"), list) else None
+    except (OSError, ValueError, RecursionError):
+        old_attempts = None
+    new = {_attempt_key(a) for a in attempts}
+    if old_attempts is not None and all(isinstance(a, dict) and _attempt_key(a) in new for a in old_attempts):
+        return path, None  # a later export of the same answers: nothing is lost by replacing it
+    for n in range(2, 1000):
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+        if not candidate.exists():
+            return candidate, path
+    raise AlignkitError(f"too many exports beside {path}; pass another path to quiz.export(PATH).")
+
+
+def _read_json(path: Path) -> Any:
+    return json.loads(path.read_bytes().decode("utf-8"))
+
+
+def _attempt_key(attempt: dict) -> str:
+    return json.dumps(attempt, sort_keys=True, default=str)
 
 
 def _for(wanted: set[str]) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 
 from alignkit.infra.errors import ConstitutionError
-from alignkit.infra.paths import constitution_path
+from alignkit.infra.paths import NO_COURSE_DATA, constitution_path, has_course_data
 
 __all__ = ["CONSTITUTION_PATH", "FIELDS", "comparison_text", "Principle", "Constitution", "load_constitution", "parse_constitution"]
 
@@ -99,7 +99,7 @@ def _principle(entry, index: int, source: str) -> Principle:
         raise ConstitutionError(f"{source}: {where} must be a mapping with id, {', '.join(FIELDS)}; "
                                 f"got {type(entry).__name__}. {_FIX}")
     principle_id = entry.get("id")
-    if not isinstance(principle_id, str) or not _ID.match(principle_id):
+    if not isinstance(principle_id, str) or not _ID.fullmatch(principle_id):
         raise ConstitutionError(f"{source}: {where} needs an id of letters, digits, _ or -; got {principle_id!r}. {_FIX}")
     where = f"principle {index + 1} ({principle_id!r})"
     missing = [f for f in FIELDS if f not in entry]
@@ -127,16 +127,44 @@ def parse_constitution(data, source: str = "<memory>") -> Constitution:
     return Constitution(principles, source)
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """safe_load that refuses a repeated key (a second `principles:` block would silently replace the first)."""
+
+
+def _unique_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"the key {key!r} appears twice (the later one would silently replace the earlier); "
+                "merge the two into one", key_node.start_mark)
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
 def load_constitution(path: str | Path | None = None) -> Constitution:
     """Read and check a constitution file (default: data/constitution.yaml)."""
+    default = path is None
     path = Path(path) if path is not None else CONSTITUTION_PATH
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
+        if default and not has_course_data():
+            raise ConstitutionError(NO_COURSE_DATA.format(missing=path.parent)) from None
         raise ConstitutionError(f"no constitution at {path}: pass the path of a file following the schema in "
                                 f"{CONSTITUTION_PATH.name}, or restore it with `git checkout data/constitution.yaml`.") from None
+    except UnicodeDecodeError as err:
+        raise ConstitutionError(f"{path} is not UTF-8 text (byte {err.start}); save it as UTF-8. {_FIX}") from None
+    except OSError as err:  # a directory, no permission
+        raise ConstitutionError(f"cannot read {path}: {err.strerror or err}; pass the path of the constitution file.") from None
     try:
-        data = yaml.safe_load(text)  # safe_load: a constitution cannot construct Python objects
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a safe loader: a constitution cannot construct Python objects
     except yaml.YAMLError as err:
-        raise ConstitutionError(f"{path} is not valid YAML: {str(err).splitlines()[0]}. {_FIX}") from None
+        raise ConstitutionError(f"{path} is not valid YAML: {' '.join(str(err).split())[:300]}. {_FIX}") from None
+    except RecursionError:
+        raise ConstitutionError(f"{path} is nested too deeply to be a constitution. {_FIX}") from None
     return parse_constitution(data, str(path))

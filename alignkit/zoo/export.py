@@ -153,13 +153,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-prompts", type=int, help="RM/DPO/KTO: sample pairs for only this many prompts")
 
 
+def _check_run(args: argparse.Namespace) -> None:
+    """Refuse what export_recipe would crash on or silently overwrite, before the rows are sampled."""
+    from alignkit.infra.paths import NO_COURSE_DATA, has_course_data
+
+    if args.processes < 1:
+        raise AlignkitError(f"--processes is the number of GPUs and must be at least 1, not {args.processes}.")
+    if args.max_prompts is not None and args.max_prompts < 1:
+        raise AlignkitError(f"--max-prompts must be at least 1, not {args.max_prompts}.")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise AlignkitError(f"--out {out} is a file; pass a directory to write the recipe into.")
+    readme = out / "README.md"
+    ours = readme.is_file() and readme.read_bytes().startswith(b"# alignkit recipe `")
+    taken = [n for n in ("README.md", f"{args.method}.yaml", "accelerate.yaml", f"{args.method}.jsonl")
+             if (out / n).exists()]
+    if taken and not ours:  # e.g. --out . in a project: never replace files the export did not write
+        raise AlignkitError(f"{out} already holds {', '.join(taken)}, not written by `alignkit recipe export`; "
+                            "pass a new or empty --out directory.")
+    if not has_course_data():
+        raise AlignkitError(NO_COURSE_DATA.format(missing="its data/ folder"))
+
+
 def run(args: argparse.Namespace) -> int:
     from alignkit import zoo
 
+    _check_run(args)
     model = args.model or str(zoo.zoo_root() / _export_of(args.method).model_parent)
-    paths = export_recipe(args.method, args.out, recipe_rows(args.method, args.max_prompts), model,
-                          PROFILES[args.profile], LoraSettings() if args.lora else None, args.processes, args.zero,
-                          profile_settings=args.profile_settings)
+    rows = recipe_rows(args.method, args.max_prompts)
+    try:
+        paths = export_recipe(args.method, args.out, rows, model,
+                              PROFILES[args.profile], LoraSettings() if args.lora else None, args.processes, args.zero,
+                              profile_settings=args.profile_settings)
+    except OSError as err:  # an unwritable --out (/proc/x, read-only, full disk)
+        raise AlignkitError(f"cannot write the recipe into {args.out}: {err.strerror or err}; pass a directory "
+                            "you can write.") from None
     print(f"wrote {', '.join(str(p) for p in paths.values())}")
     print((Path(args.out) / "README.md").read_text(encoding="utf-8").splitlines()[2].strip())
     return 0

@@ -23,7 +23,7 @@ from pathlib import Path
 from alignkit.infra.errors import CheckpointError
 from alignkit.infra.storage import atomic_write_json
 from alignkit.core.tokenizer import load_tokenizer, save_tokenizer
-from alignkit.infra.paths import zoo_dir
+from alignkit.infra.paths import NO_COURSE_DATA, zoo_dir
 
 # alignkit.core.models (and so torch) is imported inside the functions that need it: `alignkit zoo list`
 # and `verify` only read JSON and hash files.
@@ -78,6 +78,11 @@ def read_manifest(root: str | Path | None = None) -> dict:
         return {}
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise CheckpointError(f"cannot read {_display(path)} ({err.strerror or err}).") from None
+    except RecursionError:
+        raise CheckpointError(f"{_display(path)} is nested too deeply to be a manifest. Restore it with "
+                              f"`git checkout -- {_display(path)}`.") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise CheckpointError(
             f"{_display(path)} is not valid JSON ({err}). Restore it with `git checkout -- {_display(path)}`, "
@@ -88,6 +93,13 @@ def read_manifest(root: str | Path | None = None) -> dict:
             f"{_display(path)} should hold a JSON object of checkpoints, not {type(manifest).__name__}. "
             f"Restore it with `git checkout -- {_display(path)}`."
         )
+    for name, entry in manifest.items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("files", {}), dict) \
+                or not isinstance(entry.get("metrics", {}), dict):
+            raise CheckpointError(
+                f"{_display(path)}: the entry {str(name)[:60]!r} should be an object with files and metrics, not "
+                f"{json.dumps(entry)[:60]}. Restore it with `git checkout -- {_display(path)}`, or rebuild: "
+                f"{rebuild_command(str(name)[:60])}")
     return manifest
 
 
@@ -108,9 +120,8 @@ def _missing_zoo(root: str | Path | None) -> str | None:
     if root is None and os.environ.get("ALIGNKIT_ZOO"):
         return (f"ALIGNKIT_ZOO={os.environ['ALIGNKIT_ZOO']} is not a directory. Fix the path, or unset ALIGNKIT_ZOO "
                 f"to use the course's zoo ({_display(DEFAULT_ROOT)}).")
-    if root is None and "site-packages" in DEFAULT_ROOT.parts:
-        return (f"alignkit was installed without the course's data ({DEFAULT_ROOT} does not exist). Install it from "
-                "the course checkout with `pip install -e .`, or point ALIGNKIT_ZOO at a zoo directory.")
+    if root is None and not DEFAULT_ROOT.parent.is_dir():  # a non-editable install: no data/ beside the package
+        return NO_COURSE_DATA.format(missing=DEFAULT_ROOT.parent) + " ALIGNKIT_ZOO may also point at a zoo directory."
     return f"The zoo directory {_display(where)} does not exist. Check the path, or build into it: " \
            f"{rebuild_command('base')} --root {_display(where)}"
 
