@@ -29,6 +29,15 @@ def other_tiny_lm(small_tokenizer):
     return build_causal_lm(small_tokenizer, TINY, seed=1).eval()
 
 
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """tmp_path, with ALIGNKIT_HOME (votes, answers) under it and no CI or learner id from the environment."""
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("ALIGNKIT_LEARNER", raising=False)
+    monkeypatch.setenv("ALIGNKIT_HOME", str(tmp_path / "home"))
+    return tmp_path
+
+
 @pytest.fixture(scope="session")
 def standin_dir(tmp_path_factory, small_corpus):
     """A Qwen2-architecture stand-in for a hub model, saved in HF format: ChatML template, no generation tags."""

@@ -14,7 +14,7 @@ from alignkit.infra.errors import AlignkitError
 from alignkit.measure.evaluate import heldout_prompts
 from alignkit.world import find_task, ideal_response, load_world
 from alignkit.world.oracle import score
-from test_widgets import home, html_values, lines  # noqa: F401  the voting widget's fixture and helpers
+from test_widgets import html_values, lines
 
 XSS = "<script>alert(1)</script>"
 

@@ -37,14 +37,6 @@ def hostile(prompts):
     return [f"{XSS}\nline two <b>bold</b> & \"quoted\"" for _ in prompts]
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.delenv("CI", raising=False)
-    monkeypatch.delenv("ALIGNKIT_LEARNER", raising=False)
-    monkeypatch.setenv("ALIGNKIT_HOME", str(tmp_path / "home"))
-    return tmp_path
-
-
 def session(home, n=4, **kw):
     args = {"votes_path": home / "votes.jsonl", "annotator": "ada", "seed": 0, "names": ("ideal", "rambling")}
     return widgets.VotingSession(heldout_prompts()[:n], kw.pop("model_a", ideal), kw.pop("model_b", rambling),

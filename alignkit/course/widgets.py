@@ -379,7 +379,7 @@ class VotingSession:
 
     def _ipython_display_(self) -> None:
         try:
-            import ipywidgets  # noqa: F401
+            import ipywidgets  # noqa: F401 - only asks whether ipywidgets is installed
             from IPython.display import display
         except ImportError:
             print(self.render_text())

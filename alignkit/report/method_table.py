@@ -208,7 +208,7 @@ def _data_counts(name: str, metrics: dict, manifest: dict) -> dict:
     from alignkit.cai.sl_cai import helpful_demonstrations, red_team_prompts
     from alignkit.world.files import read_jsonl
 
-    get = lambda key, entry=metrics: entry.get(key, NAN)  # noqa: E731
+    get = lambda key, entry=metrics: entry.get(key, NAN)  # noqa: E731 - a one-line accessor, local to this function
     counts = {"demonstrations": 0, "human_labels": 0, "ai_labels": 0, "ai_revisions": 0}
     if name == "sft":
         counts["demonstrations"] = len(read_jsonl("sft.jsonl"))
@@ -228,7 +228,7 @@ def _data_counts(name: str, metrics: dict, manifest: dict) -> dict:
 
 
 def _labels_text(name: str, c: dict, metrics: dict) -> str:
-    n = lambda x: "not measured" if _isnan(x) else f"{int(x):,}"  # noqa: E731
+    n = lambda x: "not measured" if _isnan(x) else f"{int(x):,}"  # noqa: E731 - a one-line formatter, local to this function
     if name == "sft":
         return f"{n(c['demonstrations'])} demonstrations"
     if name == "ppo":
