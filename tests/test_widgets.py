@@ -294,7 +294,7 @@ def test_defaults_use_the_learner_id_and_alignkit_home(home, monkeypatch):
 
 
 def test_an_unwritable_votes_file_shows_an_error_naming_the_path(home):
-    # Issue 14, defect 3: with an unwritable ALIGNKIT_HOME the Vote buttons silently did nothing.
+    # With an unwritable ALIGNKIT_HOME the Vote buttons once silently did nothing.
     blocker = home / "not_a_folder"
     blocker.write_text("a file where a folder should be")
     s = session(home, votes_path=blocker / "votes.jsonl")

@@ -1,6 +1,6 @@
 """Trivial baselines: policies that need no model, to show what evasion and parroting would score.
 
-A gold reward is only worth something if these stay far below a trained model (DESIGN §2.2): refusing
+A gold reward is only worth something if these stay far below a trained model (evasion must not pay): refusing
 everything, "I don't know" to everything, echoing the prompt, one fixed generic answer, and the best
 constant answer per kind of prompt, chosen on the validation prompts (it is told each prompt's kind, which
 no real policy is).
