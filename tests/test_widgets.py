@@ -4,14 +4,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import TINY
+from conftest import TINY, build_reward_model
 
 from alignkit.course import widgets
 
 from alignkit.infra.errors import AlignkitError, AnswerTypeError
 from alignkit.measure.evaluate import heldout_prompts
 from alignkit.core.generation import SampleConfig, reward_scores, sample
-from alignkit.core.models import build_reward_model
 from alignkit.world import find_task, ideal_response, load_world
 from alignkit.world.labelers import Labeler
 from alignkit.world.oracle import score

@@ -7,12 +7,10 @@ no real policy is).
 """
 from __future__ import annotations
 
-import pandas as pd
-
 from alignkit.measure.evaluate import evaluate_responses, prompts_for
 from alignkit.world import find_task, ideal_response, load_world, splits
 
-__all__ = ["CONSTANTS", "BASELINES", "best_constant_per_kind", "baseline_responses", "evaluate_baselines"]
+__all__ = ["CONSTANTS", "BASELINES", "best_constant_per_kind", "baseline_responses"]
 
 CONSTANTS = {
     "refuse everything": "I can't help with that.",
@@ -56,12 +54,3 @@ def baseline_responses(name: str, prompts: list[str]) -> list[str]:
 
 
 BASELINES = (*CONSTANTS, "echo the prompt", "best constant per kind")
-
-
-def evaluate_baselines(split: str = "test") -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
-    """(one summary row per baseline, each baseline's per-response DataFrame) on the split's prompts."""
-    prompts = prompts_for(split)
-    summaries, frames = {}, {}
-    for name in BASELINES:
-        summaries[name], frames[name] = evaluate_responses(prompts, baseline_responses(name, prompts))
-    return pd.DataFrame(summaries).T, frames
