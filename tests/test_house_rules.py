@@ -1,7 +1,9 @@
-"""Rules of the house that no linter checks: every `# noqa` says why, and nothing points outside the repository."""
+"""House rules: ruff passes, every `# noqa` says why, nothing points outside the repository, layers keep their imports."""
 import ast
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -107,3 +109,22 @@ def test_the_course_layer_loads_no_checkpoint():
             for a in n.names}
         assert not any(m and (m == "alignkit.zoo" or m.startswith("alignkit.zoo.")) for m in imported), path.name
         assert "from alignkit import zoo" not in path.read_text(encoding="utf-8"), path.name
+
+
+# --- lint ---------------------------------------------------------------------------------------------
+
+def test_ruff_is_pinned_and_run_before_the_tests():
+    pyproject = (REPO / "pyproject.toml").read_text(encoding="utf-8")
+    assert re.search(r'^test = \[.*"ruff[>=<]', pyproject, re.MULTILINE)
+    assert re.search(r"^ruff==[\d.]+$", (REPO / "constraints" / "ci.txt").read_text(), re.MULTILINE)
+    ci = (REPO / ".ci" / "run").read_text()
+    assert ci.index(".venv/bin/ruff check alignkit tests scripts") < ci.index(".venv/bin/python -m pytest")
+
+
+def test_ruff_passes():
+    ruff = subprocess.run([sys.executable, "-m", "ruff", "--version"], capture_output=True, text=True, check=False)
+    if ruff.returncode != 0:
+        pytest.skip("ruff is not installed (pip install -e '.[test]')")
+    done = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "alignkit", "tests", "scripts"],
+                          cwd=REPO, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
