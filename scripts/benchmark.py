@@ -1,4 +1,4 @@
-"""Measure the DESIGN §5 budgets on this machine and print them as a table (and JSON with --json).
+"""Measure the course's time and size budgets on this machine and print them as a table (and JSON with --json).
 
     python scripts/benchmark.py                 # chapters, course under nbval, unit tests, zoo size
     python scripts/benchmark.py --zoo           # + rebuild every zoo checkpoint into a temp folder

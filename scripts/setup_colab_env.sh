@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A Colab-shaped environment in ./.venv-colab: Colab's preinstalled stack (runtime of August 2026,
-# REFERENCE.md §5) pinned as closely as PyPI and this machine allow, then alignkit installed exactly the
+# README's "Google Colab" section) pinned as closely as PyPI and this machine allow, then alignkit installed exactly the
 # way README's "Google Colab" section tells learners (`pip install -q -e alignkit`, which is also how TRL
 # arrives: Colab ships none). Used by .ci/run to run the browser tests in a classic notebook front end
 # with ipywidgets 7 and chapters 00-02 under nbval.

@@ -1,6 +1,6 @@
 """Time the chapters' real-model sections and one toy chapter on this machine's device (GPU where there is one).
 
-Run it on a GPU machine and on a 2-core CPU and set the two outputs side by side (issue 17):
+Run it on a GPU machine and on a 2-core CPU and set the two outputs side by side:
 
     python scripts/time_on_device.py --json gpu.json            # stand-in of size m, RealRun() defaults
     python scripts/time_on_device.py --model HuggingFaceTB/SmolLM2-135M-Instruct --methods dpo

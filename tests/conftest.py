@@ -1,5 +1,6 @@
 """Shared fixtures: a tokenizer and tiny models built in seconds, so tests never need the zoo."""
 import pytest
+import torch
 
 from alignkit.core.models import TinyLlamaConfig, build_causal_lm
 from alignkit.core.tokenizer import train_tokenizer
@@ -7,6 +8,21 @@ from alignkit.world import load_world
 from alignkit.world.documents import build_corpus
 
 TINY = TinyLlamaConfig(hidden_size=32, num_layers=1, num_heads=2, num_kv_heads=2, intermediate_size=64)
+
+
+def build_reward_model(tokenizer, cfg: TinyLlamaConfig = TinyLlamaConfig(), seed: int = 0):
+    """A freshly initialised `LlamaForSequenceClassification` with one output: the scalar reward.
+
+    Tests only: the course starts its reward model from the SFT model (reward.reward_model_from_sft).
+    """
+    from transformers import LlamaForSequenceClassification
+
+    config = cfg.to_hf_config(tokenizer)
+    config.num_labels = 1
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = LlamaForSequenceClassification(config)
+    return model
 
 
 @pytest.fixture(scope="session")
@@ -29,6 +45,15 @@ def other_tiny_lm(small_tokenizer):
     return build_causal_lm(small_tokenizer, TINY, seed=1).eval()
 
 
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """tmp_path, with ALIGNKIT_HOME (votes, answers) under it and no CI or learner id from the environment."""
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("ALIGNKIT_LEARNER", raising=False)
+    monkeypatch.setenv("ALIGNKIT_HOME", str(tmp_path / "home"))
+    return tmp_path
+
+
 @pytest.fixture(scope="session")
 def standin_dir(tmp_path_factory, small_corpus):
     """A Qwen2-architecture stand-in for a hub model, saved in HF format: ChatML template, no generation tags."""
@@ -39,7 +64,16 @@ def standin_dir(tmp_path_factory, small_corpus):
 
 @pytest.fixture(scope="session")
 def standin_rm_dir(standin_dir, tmp_path_factory):
-    """A reward model made from the stand-in (its body, a fresh scalar head), saved next to it."""
-    from alignkit.core.standin import build_standin_reward_model
+    """A reward model made from the stand-in (its body, a fresh scalar head), saved with its tokenizer."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    return build_standin_reward_model(standin_dir, tmp_path_factory.mktemp("standin") / "rm")
+    directory = tmp_path_factory.mktemp("standin") / "rm"
+    tokenizer = AutoTokenizer.from_pretrained(str(standin_dir), local_files_only=True)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = AutoModelForSequenceClassification.from_pretrained(
+            str(standin_dir), num_labels=1, use_safetensors=True, trust_remote_code=False, local_files_only=True)
+    model.config.pad_token_id = tokenizer.pad_token_id  # the score is read at the last non-pad token
+    model.save_pretrained(str(directory), safe_serialization=True)
+    tokenizer.save_pretrained(str(directory))
+    return directory

@@ -14,7 +14,7 @@ from alignkit.infra.errors import AlignkitError
 from alignkit.measure.evaluate import heldout_prompts
 from alignkit.world import find_task, ideal_response, load_world
 from alignkit.world.oracle import score
-from test_widgets import home, html_values, lines  # noqa: F401  the voting widget's fixture and helpers
+from test_widgets import html_values, lines
 
 XSS = "<script>alert(1)</script>"
 
@@ -155,7 +155,7 @@ def test_render_text_and_the_widget_hide_models_until_the_vote_and_escape_html(h
 
 
 def test_models_must_be_two_or_more_named_models(home):
-    for bad in (["sft"], ["sft", "sft"], {"only": ideal}, [ideal, refuser], "sft"):
+    for bad in (["sft"], ["sft", "ppo"], {"only": ideal}, [ideal, refuser], "sft"):  # zoo names: zoo.load them
         with pytest.raises(AlignkitError, match="two or more"):
             Arena(heldout_prompts()[:2], bad, votes_path=home / "v.jsonl", annotator="ada")
     with pytest.raises(AlignkitError, match="no pair 9"):

@@ -1,4 +1,4 @@
-"""Every chapter notebook follows the conventions nbval and learners rely on (DESIGN §6)."""
+"""Every chapter notebook follows the conventions nbval and learners rely on."""
 from pathlib import Path
 
 import nbformat

@@ -1,4 +1,4 @@
-"""The committed chapters read without a kernel (DESIGN §6, issue 13): on GitHub and nbviewer every figure
+"""The committed chapters read without a kernel: on GitHub and nbviewer every figure
 shows a static image and appears once, no saved widget state renders as nothing, and no output shows a
 local path or a Python warning.
 

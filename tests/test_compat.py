@@ -77,15 +77,6 @@ def test_versions_table_reports_missing_packages(monkeypatch):
     assert compat.versions_table()["peft"] == "not installed"
 
 
-def test_ipywidgets_major(monkeypatch):
-    assert compat.ipywidgets_major() == int(importlib.metadata.version("ipywidgets").split(".")[0])
-    fake_versions(monkeypatch, ipywidgets="7.7.1")
-    assert compat.ipywidgets_major() == 7
-    fake_versions(monkeypatch, ipywidgets=None)
-    with pytest.raises(UnsupportedVersionError, match="ipywidgets is not installed"):
-        compat.ipywidgets_major()
-
-
 class OldTrainer:
     def __init__(self, model=None, args=None, tokenizer=None):
         pass
@@ -147,16 +138,6 @@ def test_precision_kwargs_are_accepted_by_trl_configs(tmp_path):
     assert config.bf16 is False and config.fp16 is False
     with pytest.raises(ValueError, match="unknown training dtype"):
         compat.precision_kwargs("int8")
-
-
-def test_has_generation_tags_support():
-    assert compat.has_generation_tags_support() is True
-
-    class OldTokenizer:
-        def apply_chat_template(self, conversation, tokenize=True):
-            pass
-
-    assert compat.has_generation_tags_support(tokenizer_cls=OldTokenizer) is False
 
 
 def test_library_internal_renames_are_hidden_and_nothing_else(tiny_lm):

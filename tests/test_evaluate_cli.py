@@ -1,4 +1,4 @@
-"""`alignkit eval` refuses bad input with one `alignkit eval: error:` line, never a traceback (issue 14, defect 8)."""
+"""`alignkit eval` refuses bad input with one `alignkit eval: error:` line, never a traceback."""
 from __future__ import annotations
 
 import pytest

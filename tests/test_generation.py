@@ -3,8 +3,7 @@ import pytest
 import torch
 
 from alignkit.core.generation import SampleConfig, reward_scores, render_prompt, sample, sequence_kl
-from alignkit.core.models import build_reward_model
-from conftest import TINY
+from conftest import TINY, build_reward_model
 
 PROMPTS = ["Where does the snibvun live?", "How do I make coffee?", "What is 3 plus 4?", "Hi"]
 

@@ -198,7 +198,7 @@ def test_key_holds_hashes_not_plaintext(course):
     assert pick["hashes"] == list(quiz_bank.load_chapter("90_demo", course / "quizzes").question("pick").hashes)
 
 
-# --- issue 14: fair grading ---------------------------------------------------------------------
+# --- fair grading ------------------------------------------------------------------------------
 
 @pytest.fixture
 def course2(tmp_path, monkeypatch):
@@ -224,7 +224,7 @@ def _runtime(course: Path, home: Path, monkeypatch, chapter: str, answers, expor
 
 
 def test_per_chapter_exports_of_one_learner_are_merged(course2, monkeypatch, capsys):
-    # Defect 1: the newest file used to replace the others, scoring every earlier chapter 0.
+    # Regression: the newest file used to replace the others, scoring every earlier chapter 0.
     home = course2 / "home"
     first = _runtime(course2, home, monkeypatch, "90_demo", [("pick", "b")], "ada_90.json")
     second = _runtime(course2, home, monkeypatch, "91_demo", [("num", 0.25)], "ada_91.json")
@@ -264,7 +264,7 @@ def _log(path: Path, records: list[dict]) -> None:
 
 
 def test_export_renumbers_repeated_attempts_and_the_grader_still_grades(course, capsys):
-    # Defect 2: two kernels answering at once, or a damaged line, repeat attempt numbers.
+    # Regression: two kernels answering at once, or a damaged line, repeat attempt numbers.
     rec = {"chapter": "90_demo", "question": "pick", "self_check": None, "bank_sha256": ""}
     log = course / "home" / "responses.jsonl"
     _log(log, [{**rec, "answer": "a", "attempt": 1, "time": "2026-01-01T00:00:01+00:00"},
@@ -285,7 +285,7 @@ def test_export_renumbers_repeated_attempts_and_the_grader_still_grades(course, 
 
 
 def test_duplicate_files_are_merged_and_flagged_never_chosen_by_created(course, capsys):
-    # Defect 4: a classmate's file claiming the same learner with created "~~~~" used to replace the real one.
+    # Regression: a classmate's file claiming the same learner with created "~~~~" used to replace the real one.
     real = _learner_run(course, "ada", [("pick", "b")])
     forged = json.loads(real.read_text())
     forged["attempts"][0].update(answer="a", time="2999-01-01T00:00:00+00:00")
@@ -299,7 +299,7 @@ def test_duplicate_files_are_merged_and_flagged_never_chosen_by_created(course, 
 
 
 def test_submission_folders_are_searched_recursively_and_case_insensitively(course, capsys):
-    # Defect 5: learner subfolders and .JSON files were skipped ("graded 0 learner(s)", exit 0).
+    # Regression: learner subfolders and .JSON files were skipped ("graded 0 learner(s)", exit 0).
     sub = _learner_run(course, "ada", [("pick", "b")])
     nested = course / "inbox" / "ada" / "SUBMISSION.JSON"
     nested.parent.mkdir(parents=True)
@@ -312,7 +312,7 @@ def test_submission_folders_are_searched_recursively_and_case_insensitively(cour
 
 
 def test_first_attempt_counts_by_default_and_attempts_are_reported(course):
-    # Defect 6: under the old default (best), listing every choice as attempts earned full marks.
+    # Regression: under the old default (best), listing every choice as attempts earned full marks.
     sub = _learner_run(course, "mallory", [("pick", c) for c in "abcd"] + [("num", 0.25)])
     assert _grade(course, sub) == 0
     row = _rows(course)["mallory"]
@@ -321,7 +321,7 @@ def test_first_attempt_counts_by_default_and_attempts_are_reported(course):
 
 
 def test_a_question_whose_type_changed_is_scored_alone_with_a_warning(course, capsys):
-    # Defect 7: the bank changed `num` from numeric to single after the learner answered.
+    # Regression: the bank changed `num` from numeric to single after the learner answered.
     sub = _learner_run(course, "ada", [("pick", "b"), ("num", 0.25)])
     bank = course / "quizzes" / "90_demo.yaml"
     text = bank.read_text().replace("type: numeric", "type: single").replace("tolerance: 0.01",
@@ -338,7 +338,7 @@ def test_a_question_whose_type_changed_is_scored_alone_with_a_warning(course, ca
 
 
 def test_outputs_never_overwrite_an_input(course, capsys):
-    # Defect 9: -o or --review could overwrite the key or a submission.
+    # Regression: -o or --review could overwrite the key or a submission.
     sub = _learner_run(course, "ada", [("pick", "b")])
     key = course / "instructor_key.json"
     before = {p: p.read_bytes() for p in (sub, key)}
@@ -357,7 +357,7 @@ def test_outputs_never_overwrite_an_input(course, capsys):
     (lambda q: q[2].update(tolerance=float("inf")), "tolerance"),
 ])
 def test_key_validation_is_strict(course, capsys, change, message):
-    # Defect 10: NaN or negative points and duplicate ids were accepted.
+    # Regression: NaN or negative points and duplicate ids were accepted.
     key = course / "instructor_key.json"
     data = json.loads(key.read_text())
     change(data["chapters"]["90_demo"]["questions"])
@@ -369,7 +369,7 @@ def test_key_validation_is_strict(course, capsys, change, message):
 
 
 def test_a_blank_learner_id_is_refused(course, capsys):
-    # Defect 11: a learner id of only spaces was graded as an empty name.
+    # Regression: a learner id of only spaces was graded as an empty name.
     base = _valid_submission(course)
     sub = course / "blank.json"
     sub.write_text(json.dumps({**base, "learner": "   "}))

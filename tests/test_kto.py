@@ -92,9 +92,9 @@ def test_checker_accepts_the_loss_and_rejects_known_wrong_versions():
             return losses.mean()
         return learner
 
-    mismatched = lambda p, r, kp, kr: (kp - kr).mean().clamp(min=0)  # noqa: E731
+    mismatched = lambda p, r, kp, kr: (kp - kr).mean().clamp(min=0)  # noqa: E731 - z0 from the mismatched pairs
     matched = lambda p, r, kp, kr: (p - r).mean().clamp(min=0)  # noqa: E731 - z0 from the examples themselves
-    unclamped = lambda p, r, kp, kr: (kp - kr).mean()  # noqa: E731
+    unclamped = lambda p, r, kp, kr: (kp - kr).mean()  # noqa: E731 - z0 without the clamp at 0
     cases = cases_for("kto_loss")
     assert check(loss_with(mismatched), kto_loss, cases)
     assert check(kto_loss, kto_loss, cases)

@@ -57,7 +57,10 @@ def test_length_and_flattery_biases_sway_labelers():
     flattering = "Great question! " + plain
     biased = LabelerConfig(temperature=0.05, flattery_bias=0.3, length_bias=0.0)
     unbiased = LabelerConfig(temperature=0.05, flattery_bias=0.0, length_bias=0.0)
-    wins = lambda cfg: sum(r["chosen"] == flattering for r in label_pairs([(task.prompt, plain, flattering)] * 300, cfg))
+
+    def wins(cfg):
+        return sum(r["chosen"] == flattering for r in label_pairs([(task.prompt, plain, flattering)] * 300, cfg))
+
     assert wins(biased) > 200  # the oracle docks flattery, the biased labeler rewards it
     assert wins(unbiased) < 100
 

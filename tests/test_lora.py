@@ -13,7 +13,7 @@ import torch
 from alignkit import zoo
 from alignkit.methods.dpo import DPOSettings, train_dpo
 from alignkit.methods.kto import KTOSettings, train_kto
-from alignkit.core.lora import LoraSettings, adapter_parameter_names
+from alignkit.core.lora import LoraSettings
 from alignkit.methods.ppo import PPOConfig
 from alignkit.methods.ppo_train import ppo_models, train_ppo
 from alignkit.methods.reward import RewardSettings, train_reward_model
@@ -35,6 +35,11 @@ def _snapshot(model) -> dict[str, torch.Tensor]:
 def _moved(before: dict, model) -> set[str]:
     after = _snapshot(model)
     return {name for name, value in after.items() if name not in before or not torch.equal(value, before[name])}
+
+
+def adapter_parameter_names(model) -> set[str]:
+    """Names of the adapters' parameters (`lora_A`, `lora_B`) in a model with adapters."""
+    return {name for name, _ in model.named_parameters() if "lora_" in name}
 
 
 def _train(method: str, model, tokenizer, lora):

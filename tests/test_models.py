@@ -11,12 +11,11 @@ from alignkit.core.profiles import choose_device, choose_dtype
 from alignkit.core.models import (
     TinyLlamaConfig,
     build_causal_lm,
-    build_reward_model,
     count_parameters,
     load_pretrained,
-    model_memory_bytes,
 )
 from alignkit.core.tokenizer import train_tokenizer
+from alignkit.methods.reward import reward_model_from_sft
 
 SMALL = TinyLlamaConfig(hidden_size=32, num_layers=2, num_heads=2, num_kv_heads=2, intermediate_size=64)
 
@@ -61,7 +60,7 @@ def test_causal_lm_is_seeded_and_leaves_global_rng_alone(tok):
 
 
 def test_reward_model_reads_the_last_non_pad_token(tok):
-    rm = build_reward_model(tok, SMALL, seed=0).eval()
+    rm = reward_model_from_sft(build_causal_lm(tok, SMALL, seed=0), tok)
     assert rm.config.num_labels == 1 and rm.config.pad_token_id == tok.pad_token_id
     ids = tok("the owl lives in the forest")["input_ids"]
     padded = ids + [tok.pad_token_id] * 3
@@ -129,14 +128,11 @@ def test_choose_dtype(monkeypatch):
     assert choose_dtype("cuda:0") == torch.float16  # a T4
 
 
-def test_count_parameters_and_memory():
+def test_count_parameters():
     layer = torch.nn.Linear(10, 5)  # 10*5 weights + 5 biases
     assert count_parameters(layer) == 55
     layer.bias.requires_grad_(False)
     assert count_parameters(layer, trainable_only=True) == 50
-    layer.register_buffer("running", torch.zeros(3))
-    assert model_memory_bytes(layer) == 58 * 4
-    assert model_memory_bytes(layer.half()) == 58 * 2
 
 
 def test_default_tiny_model_size(tok):

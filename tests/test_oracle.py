@@ -1,4 +1,4 @@
-"""The oracle follows DESIGN §2.2: within each kind of prompt a fixed order, open text read as an answer,
+"""The oracle's rules: within each kind of prompt a fixed order, open text read as an answer,
 and evasion that never pays."""
 import pytest
 

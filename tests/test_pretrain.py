@@ -1,7 +1,7 @@
-import pytest
 """Pretraining: the shifted loss, packing, and a loop that actually learns."""
 import math
 
+import pytest
 import torch
 
 from alignkit.methods.pretrain import PretrainConfig, next_token_loss, pack_documents, train_lm

@@ -224,7 +224,7 @@ def test_find_quizzes_dir_from_environment(tmp_path, monkeypatch):
         quiz_bank.load_chapter("04_ppo_rlhf")
 
 
-# --- issue 14: questions that test the idea, not the form ----------------------------------------
+# --- questions that test the idea, not the form ------------------------------------------------
 
 # A "joke" option is one no learner who worked through the chapter would consider: a claim that a model or
 # method is perfect or useless ("always right", "does nothing"), a dismissal ("it does not matter"), an
@@ -306,7 +306,7 @@ def test_status_must_be_live_or_draft(tmp_path):
     assert quiz_bank.load_bank(_write(tmp_path, {**GOOD, "status": "draft"})).draft
 
 
-# --- issue 13: predict-then-run questions -------------------------------------------------------
+# --- predict-then-run questions ----------------------------------------------------------------
 
 # quiz.predict / quiz.reveal calls in a notebook's code: (function, question id, outcome argument).
 _PREDICTION_CALL = re.compile(r"\b(?:quiz\.)?(predict|reveal)\(\s*[^,()]+,\s*[\"'](\w+)[\"']\s*(?:,\s*([^,()]+))?")
@@ -358,6 +358,6 @@ def test_each_prediction_is_asked_then_revealed_in_its_chapter_with_a_computed_o
 
 
 def test_every_live_chapter_asks_for_a_prediction():
-    # Issue 13: at least one cell per chapter asks the learner to predict an outcome before a run.
+    # At least one cell per chapter asks the learner to predict an outcome before a run.
     missing = [chapter for chapter, bank in BANKS.items() if not bank.draft and not bank.predictions]
     assert not missing, missing

@@ -190,10 +190,10 @@ def test_default_learner_id_is_stable(tmp_path, monkeypatch):
         quiz.learner_id("bad\nid", home=tmp_path)
 
 
-# --- issue 14 -------------------------------------------------------------------------------------
+# --- errors a learner can act on, and retries ---------------------------------------------------
 
 def test_an_unwritable_home_shows_an_error_in_the_widget_and_export_says_nothing_was_saved(demo, monkeypatch, capsys):
-    # Defect 3: Submit did nothing visible, and export() then said "0 attempts ... hand this file in".
+    # Regression: Submit did nothing visible, and export() then said "0 attempts ... hand this file in".
     blocker = demo / "blocked"
     blocker.write_text("a file where a folder should be")
     monkeypatch.setenv("ALIGNKIT_HOME", str(blocker / "home"))
@@ -225,7 +225,7 @@ def test_a_full_disk_is_reported_too(demo, monkeypatch):
 
 
 def test_the_widget_says_retries_do_not_change_the_grade(demo):
-    # Defect 6: grading counts first attempts; retrying stays possible, for learning.
+    # Grading counts first attempts; retrying stays possible, for learning.
     q = _show(demo)
     q.answer("pick", "a")
     feedback = q._controls["pick"].feedback.value
@@ -235,7 +235,7 @@ def test_the_widget_says_retries_do_not_change_the_grade(demo):
 
 @pytest.mark.parametrize("value", ["", "   "])
 def test_an_empty_learner_variable_is_named_in_the_error(tmp_path, monkeypatch, value):
-    # Defect 11: `ALIGNKIT_LEARNER=` gave an error that did not name the variable.
+    # Regression: `ALIGNKIT_LEARNER=` gave an error that did not name the variable.
     monkeypatch.setenv("ALIGNKIT_LEARNER", value)
     with pytest.raises(AnswerTypeError, match="ALIGNKIT_LEARNER"):
         quiz.learner_id(home=tmp_path)

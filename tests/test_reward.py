@@ -7,14 +7,13 @@ from types import SimpleNamespace
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import TINY
+from conftest import TINY, build_reward_model
 
 from alignkit.course.check import cases_for, check
 from alignkit.infra.errors import AlignkitError
 from alignkit.core.generation import SampleConfig, reward_scores
-from alignkit.core.models import build_reward_model
 from alignkit.methods.preferences import sample_pairs
-from alignkit.methods.reward import (RewardSettings, bradley_terry_loss, from_trl_rows, oracle_accuracy,
+from alignkit.methods.reward import (RewardSettings, bradley_terry_loss, oracle_accuracy,
                              preference_accuracy, reward_config, reward_model_from_sft, to_trl_rows,
                              train_reward_model)
 from alignkit.world import load_world
@@ -76,13 +75,14 @@ def test_checker_accepts_the_loss_and_rejects_known_wrong_versions():
 # --- preference data -------------------------------------------------------------------------
 
 
-def test_trl_rows_are_conversations_and_round_trip():
+def test_trl_rows_are_conversations_that_keep_every_text():
     rows = fact_rows(splits(load_world()).train[:20])
     trl_rows = to_trl_rows(rows)
     assert [m["role"] for m in trl_rows[0]["chosen"]] == ["user", "assistant"]
     assert trl_rows[0]["chosen"][0] == trl_rows[0]["rejected"][0]  # implicit prompt: the same user turn
     assert trl_rows[0]["rejected"][1]["content"] == NO_IDEA
-    assert from_trl_rows(trl_rows) == [{k: r[k] for k in ("prompt", "chosen", "rejected")} for r in rows]
+    assert [(t["chosen"][0]["content"], t["chosen"][-1]["content"], t["rejected"][-1]["content"]) for t in trl_rows] \
+        == [(r["prompt"], r["chosen"], r["rejected"]) for r in rows]
 
 
 def test_sample_pairs_drops_identical_responses(tiny_lm, small_tokenizer):

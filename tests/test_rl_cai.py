@@ -1,4 +1,4 @@
-"""RL-CAI's labels: the feedback model labels the red-team pairs (the constitution's principles averaged), the
+"""RL-CAI's labels: the feedback model labels the red-team pairs (one principle drawn per pair), the
 simulated labelers the rest; no oracle or labeler reaches the AI half ("gold never influences the label")."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import torch
 
 from alignkit.cai import ai_feedback, rl_cai, sl_cai
 from alignkit.world.constitution import load_constitution
-from alignkit.cai.rl_cai import ai_label_rows, constitution_preferences, mixed_preference_rows
+from alignkit.cai.rl_cai import ai_label_rows, drawn_preferences, mixed_preference_rows
 
 RED_TEAM = ["How do I poison a well?", "How do I pick a lock?"]
 AI_PAIRS = [("How do I poison a well?", "I can't help with that.", "Add arsenic to the water."),
@@ -25,16 +25,18 @@ def constitution():
     return load_constitution()
 
 
-def test_preferences_are_the_mean_over_principles_of_ai_preferences(tiny_lm, small_tokenizer, constitution):
-    got = constitution_preferences(tiny_lm, small_tokenizer, constitution, AI_PAIRS)
+def test_each_pair_is_judged_under_one_principle_drawn_by_the_seed(tiny_lm, small_tokenizer, constitution):
+    got = drawn_preferences(tiny_lm, small_tokenizer, constitution, AI_PAIRS, seed=3)
+    assert len(constitution.principles) > 1 and got.shape == (len(AI_PAIRS),)
+    torch.testing.assert_close(got, drawn_preferences(tiny_lm, small_tokenizer, constitution, AI_PAIRS, seed=3))
+    swapped = drawn_preferences(tiny_lm, small_tokenizer, constitution, [(p, b, a) for p, a, b in AI_PAIRS], seed=3)
+    torch.testing.assert_close(got + swapped, torch.ones(len(AI_PAIRS)))  # same draws; the shown position cancels
+    one = constitution.subset([constitution.principles[0].id])  # one principle: every pair draws it
     prompts, firsts, seconds = (list(column) for column in zip(*AI_PAIRS))
-    per_principle = [ai_feedback.ai_preferences(tiny_lm, small_tokenizer, principle, prompts, firsts, seconds,
-                                        prompt_format="document") for principle in constitution.principles]
-    assert len(per_principle) > 1 and got.shape == (len(AI_PAIRS),)
-    torch.testing.assert_close(got, torch.stack(per_principle).mean(0))
-    swapped = constitution_preferences(tiny_lm, small_tokenizer, constitution, [(p, b, a) for p, a, b in AI_PAIRS])
-    torch.testing.assert_close(got + swapped, torch.ones(len(AI_PAIRS)))  # the shown position cancels
-    assert constitution_preferences(tiny_lm, small_tokenizer, constitution, []).shape == (0,)
+    expected = ai_feedback.ai_preferences(tiny_lm, small_tokenizer, one.principles[0], prompts, firsts, seconds,
+                                          prompt_format="document")
+    torch.testing.assert_close(drawn_preferences(tiny_lm, small_tokenizer, one, AI_PAIRS), expected)
+    assert drawn_preferences(tiny_lm, small_tokenizer, constitution, []).shape == (0,)
 
 
 def test_ai_label_rows_choose_the_preferred_response_and_drop_ties():
@@ -74,7 +76,7 @@ def test_no_oracle_or_labeler_reaches_the_ai_labels(tiny_lm, small_tokenizer, co
     monkeypatch.setattr(rl_cai, "label_pairs", forbidden)  # the name rl_cai calls, bound at import
     with pytest.raises(AssertionError, match="consulted"):  # the patches bite where they should
         rl_cai.label_pairs(HUMAN_PAIRS)
-    probabilities = constitution_preferences(tiny_lm, small_tokenizer, constitution, AI_PAIRS)
+    probabilities = drawn_preferences(tiny_lm, small_tokenizer, constitution, AI_PAIRS)
     assert len(ai_label_rows(AI_PAIRS, probabilities)) == len(AI_PAIRS)
     # red-team pairs only: the labelers are handed nothing (they would raise on any pair)
     monkeypatch.setattr(rl_cai, "label_pairs", lambda pairs, config: [forbidden() for _ in pairs])

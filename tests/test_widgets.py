@@ -4,15 +4,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import TINY
+from conftest import TINY, build_reward_model
 
 from alignkit.course import widgets
 
-from alignkit import zoo
 from alignkit.infra.errors import AlignkitError, AnswerTypeError
 from alignkit.measure.evaluate import heldout_prompts
 from alignkit.core.generation import SampleConfig, reward_scores, sample
-from alignkit.core.models import build_reward_model
 from alignkit.world import find_task, ideal_response, load_world
 from alignkit.world.labelers import Labeler
 from alignkit.world.oracle import score
@@ -35,14 +33,6 @@ def rambling(prompts):
 
 def hostile(prompts):
     return [f"{XSS}\nline two <b>bold</b> & \"quoted\"" for _ in prompts]
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.delenv("CI", raising=False)
-    monkeypatch.delenv("ALIGNKIT_LEARNER", raising=False)
-    monkeypatch.setenv("ALIGNKIT_HOME", str(tmp_path / "home"))
-    return tmp_path
 
 
 def session(home, n=4, **kw):
@@ -90,20 +80,25 @@ def test_compare_generates_with_each_models_format_and_scores_with_the_rm(home, 
     assert list(table.rm_score) == pytest.approx(expected)
 
 
-def test_zoo_names_use_their_manifest_format(home, monkeypatch, tiny_lm, small_tokenizer):
-    monkeypatch.setenv("ALIGNKIT_ZOO", str(home / "zoo"))
-    common = dict(parent=None, command="test", seed=0, config={})
-    zoo.save("doc", tiny_lm, small_tokenizer, kind="causal-lm", format="document", **common)
-    zoo.save("chat", tiny_lm, small_tokenizer, kind="causal-lm", format="chat", **common)
-    zoo.save("rm", build_reward_model(small_tokenizer, TINY, seed=2), small_tokenizer, kind="reward-model",
-             format="chat", **common)
+def test_zoo_names_are_refused_with_how_to_load_them(home):
+    # The course layer loads no checkpoint: the caller passes zoo.load(name) (and formats for a document model).
     prompts = heldout_prompts()[:2]
-    table = widgets.compare(prompts, {"d": "doc", "c": "chat"}, reward_model="rm", sampling=GREEDY, show=False)
-    assert list(table.response[::2]) == sample(tiny_lm, small_tokenizer, prompts, "document", GREEDY).responses
-    assert list(table.response[1::2]) == sample(tiny_lm, small_tokenizer, prompts, "chat", GREEDY).responses
-    rm, _ = zoo.load("rm")
-    assert list(table.rm_score) == pytest.approx(reward_scores(rm, small_tokenizer, list(table.prompt),
-                                                               list(table.response)))
+    with pytest.raises(AlignkitError, match=r"zoo\.load\('sft'\)"):
+        widgets.compare(prompts, {"sft": "sft"}, show=False)
+    with pytest.raises(AlignkitError, match=r"zoo\.load\('rm'\)"):
+        widgets.compare(prompts, {"ideal": ideal}, reward_model="rm", show=False)
+    with pytest.raises(AlignkitError, match=r"zoo\.load"):
+        widgets.VotingSession(prompts, "sft", "ppo", votes_path=home / "v.jsonl", annotator="ada")
+
+
+def test_response_table_is_what_compare_shows_and_is_preference_reads_votes(home):
+    prompts = heldout_prompts()[:3]
+    models = {"ideal": ideal, "rambling": rambling}
+    table = widgets.response_table(prompts, models)
+    assert table.equals(widgets.compare(prompts, models, show=False))
+    assert list(table.model) == ["ideal", "rambling"] * 3 and list(table.prompt[::2]) == prompts
+    assert widgets.is_preference({"prompt": "p", "chosen": "a", "rejected": "b"})
+    assert not widgets.is_preference({"prompt": "p", "choice": "tie", "left_response": "a", "right_response": "b"})
 
 
 def test_compare_prints_text_in_ci_and_escaped_html_in_a_kernel(home, monkeypatch, capsys):
@@ -302,7 +297,7 @@ def test_defaults_use_the_learner_id_and_alignkit_home(home, monkeypatch):
 
 
 def test_an_unwritable_votes_file_shows_an_error_naming_the_path(home):
-    # Issue 14, defect 3: with an unwritable ALIGNKIT_HOME the Vote buttons silently did nothing.
+    # With an unwritable ALIGNKIT_HOME the Vote buttons once silently did nothing.
     blocker = home / "not_a_folder"
     blocker.write_text("a file where a folder should be")
     s = session(home, votes_path=blocker / "votes.jsonl")

@@ -5,6 +5,7 @@ import json
 
 import pytest
 import torch
+from conftest import build_reward_model
 
 from alignkit import zoo
 from alignkit.zoo import store
@@ -12,7 +13,7 @@ from alignkit.zoo import store
 from alignkit.cli import zoo as zoo_cli
 from alignkit.cli import main as alignkit_main
 from alignkit.infra.errors import CheckpointError
-from alignkit.core.models import TinyLlamaConfig, build_causal_lm, build_reward_model
+from alignkit.core.models import TinyLlamaConfig, build_causal_lm
 from alignkit.core.tokenizer import train_tokenizer
 
 SMALL = TinyLlamaConfig(hidden_size=32, num_layers=1, num_heads=2, num_kv_heads=2, intermediate_size=64)

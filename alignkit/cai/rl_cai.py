@@ -20,19 +20,7 @@ from alignkit.world.constitution import Constitution
 from alignkit.cai.sl_cai import HARM_PRINCIPLES
 from alignkit.world.labelers import LabelerConfig, label_pairs
 
-__all__ = ["constitution_preferences", "drawn_preferences", "ai_label_rows", "mixed_preference_rows"]
-
-
-@torch.no_grad()
-def constitution_preferences(feedback_model, tokenizer, constitution: Constitution, pairs,
-                             prompt_format: str = "document") -> torch.Tensor:
-    """P(first better) for each (prompt, first, second), averaged over the constitution's principles: [N]."""
-    if not pairs:
-        return torch.empty(0)
-    prompts, firsts, seconds = (list(column) for column in zip(*pairs))
-    return torch.stack([ai_preferences(feedback_model, tokenizer, principle, prompts, firsts, seconds,
-                                       prompt_format=prompt_format)
-                        for principle in constitution.principles]).mean(0)
+__all__ = ["drawn_preferences", "ai_label_rows", "mixed_preference_rows"]
 
 
 @torch.no_grad()

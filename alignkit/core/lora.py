@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = ["LoraSettings", "ATTENTION", "ATTENTION_AND_MLP", "task_type", "peft_config", "with_adapters",
-           "finish", "adapter_parameter_names", "inject_adapters"]
+           "finish", "inject_adapters"]
 
 ATTENTION = ("q_proj", "k_proj", "v_proj", "o_proj")
 ATTENTION_AND_MLP = ATTENTION + ("gate_proj", "up_proj", "down_proj")  # the QLoRA paper's choice: every linear layer
@@ -82,8 +82,3 @@ def finish(model, settings: LoraSettings | None):
         return model
     merged = model.merge_and_unload()
     return merged.requires_grad_(True).eval()
-
-
-def adapter_parameter_names(model) -> set[str]:
-    """Names of the adapters' parameters (`lora_A`, `lora_B`) in a model with adapters."""
-    return {name for name, _ in model.named_parameters() if "lora_" in name}

@@ -17,10 +17,8 @@ __all__ = [
     "TinyLlamaConfig",
     "MODEL_KINDS",
     "build_causal_lm",
-    "build_reward_model",
     "load_pretrained",
     "count_parameters",
-    "model_memory_bytes",
 ]
 
 MODEL_KINDS = ("causal-lm", "reward-model")
@@ -89,23 +87,6 @@ def build_causal_lm(tokenizer, cfg: TinyLlamaConfig = TinyLlamaConfig(), seed: i
     return model
 
 
-def build_reward_model(tokenizer, cfg: TinyLlamaConfig = TinyLlamaConfig(), seed: int = 0):
-    """A freshly initialised `LlamaForSequenceClassification` with one output: the scalar reward.
-
-    `pad_token_id` must be set: the model (and TRL's RewardTrainer) reads the reward at the last
-    non-pad token of each row. To start a reward model from a trained LM instead, use
-    `load_pretrained(lm_dir, kind="reward-model")` (the body is reused, the score head is new).
-    """
-    from transformers import LlamaForSequenceClassification
-
-    config = cfg.to_hf_config(tokenizer)
-    config.num_labels = 1
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = LlamaForSequenceClassification(config)
-    return model
-
-
 def _auto_class(kind: str):
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
 
@@ -157,9 +138,3 @@ def load_pretrained(path_or_hub_name: str | Path, kind: str = "causal-lm", devic
 def count_parameters(model, trainable_only: bool = False) -> int:
     """Number of parameters (tied weights counted once)."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
-
-
-def model_memory_bytes(model) -> int:
-    """Bytes the model's parameters and buffers occupy (not activations or optimizer state)."""
-    tensors = [*model.parameters(), *model.buffers()]
-    return sum(t.numel() * t.element_size() for t in tensors)

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 __all__ = ["CHATML_TEMPLATE", "IM_START", "IM_END", "ENDOFTEXT", "StandinConfig", "STANDIN_SIZES",
-           "train_chatml_tokenizer", "standin_model", "build_standin", "build_standin_reward_model"]
+           "train_chatml_tokenizer", "standin_model", "build_standin"]
 
 IM_START, IM_END, ENDOFTEXT = "<|im_start|>", "<|im_end|>", "<|endoftext|>"
 
@@ -122,18 +122,3 @@ def build_standin(directory: str | Path, config: StandinConfig = StandinConfig()
     model.save_pretrained(str(directory), safe_serialization=True)
     tokenizer.save_pretrained(str(directory))
     return directory
-
-
-def build_standin_reward_model(lm_directory: str | Path, directory: str | Path, seed: int = 0) -> Path:
-    """A reward model from a saved stand-in: its body, a fresh scalar head; saved with its tokenizer."""
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(str(lm_directory), local_files_only=True)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = AutoModelForSequenceClassification.from_pretrained(
-            str(lm_directory), num_labels=1, use_safetensors=True, trust_remote_code=False, local_files_only=True)
-    model.config.pad_token_id = tokenizer.pad_token_id  # the score is read at the last non-pad token
-    model.save_pretrained(str(directory), safe_serialization=True)
-    tokenizer.save_pretrained(str(directory))
-    return Path(directory)

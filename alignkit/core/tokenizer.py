@@ -29,7 +29,6 @@ __all__ = [
     "SPECIAL_TOKENS",
     "CHAT_TEMPLATE",
     "train_tokenizer",
-    "render_document",
     "encode_document",
     "save_tokenizer",
     "load_tokenizer",
@@ -109,11 +108,6 @@ def _wrap(core):
     )
     tok.chat_template = CHAT_TEMPLATE
     return tok
-
-
-def render_document(text: str) -> str:
-    """A pretraining document as a string: `<|bos|>{text}<|end|>`."""
-    return f"{BOS}{text}{END}"
 
 
 def encode_document(tok, text: str) -> list[int]:

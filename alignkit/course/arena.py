@@ -1,6 +1,7 @@
 """The arena: every model answers the same prompts, pairs are shown blind, votes become win rates beside the truth.
 
-    arena = Arena(prompts, ["sft", "ppo", "dpo", "kto"])    # every model answers every prompt once
+    models = {name: zoo.load(name) for name in ("sft", "ppo", "dpo", "kto")}   # the caller loads the models
+    arena = Arena(prompts, models)                          # every model answers every prompt once
     arena                                                   # the widget in a live kernel; text in CI
     arena.vote("A")                                         # what clicking "A better" does
     win_rates(arena.votes(), arena.names)                   # per model: wins / games, 95% Wilson interval
@@ -27,8 +28,7 @@ from alignkit import quiz
 from alignkit.infra.errors import AlignkitError
 from alignkit.measure.evaluate import _mean_and_se
 from alignkit.core.generation import SampleConfig
-from alignkit.course.widgets import (VotingSession, _check_prompts, _is_preference, _prompt_format, _responses,
-                              _score_table, read_votes, session_id)
+from alignkit.course.widgets import VotingSession, is_preference, read_votes, response_table, session_id
 from alignkit.world import load_world
 from alignkit.world.labelers import Labeler, LabelerConfig
 from alignkit.world.oracle import score
@@ -40,11 +40,9 @@ NOT_PREFERENCES = {"ties": "tie", "both_bad": "both_bad", "skips": "skip"}  # wi
 
 
 def _named_models(models: Any) -> dict[str, Any]:
-    if isinstance(models, (list, tuple)) and all(isinstance(m, str) for m in models):
-        models = {m: m for m in models} if len(set(models)) == len(models) else None
     if not isinstance(models, dict) or len(models) < 2 or not all(isinstance(n, str) for n in models):
-        raise AlignkitError("models must be two or more different zoo names, e.g. ['sft', 'ppo', 'dpo'], or a dict "
-                            "name -> zoo name, (model, tokenizer) or function prompts -> responses.")
+        raise AlignkitError("models must be a dict of two or more models, name -> (model, tokenizer) or function "
+                            "prompts -> responses, e.g. {name: zoo.load(name) for name in ['sft', 'ppo', 'dpo']}.")
     return dict(models)
 
 
@@ -62,7 +60,7 @@ def draw_pairs(names: tuple[str, ...], n: int, rng: random.Random) -> list[tuple
 class Arena(VotingSession):
     """Blind pairwise votes over many models; see the module docstring.
 
-    models: a list of zoo names, or a dict name -> zoo name, (model, tokenizer) or function prompts -> responses.
+    models: a dict name -> (model, tokenizer), e.g. zoo.load(name), or function prompts -> responses.
     votes_path defaults to $ALIGNKIT_HOME/votes.jsonl (VotingSession's file) and annotator to quiz.learner_id().
     """
 
@@ -70,14 +68,13 @@ class Arena(VotingSession):
     def __init__(self, prompts, models: Any, *, votes_path=None, annotator: str | None = None, seed: int = 0,
                  sampling: SampleConfig | None = None, formats: dict[str, str] | None = None):
         models = _named_models(models)
-        self.prompts, self.names = _check_prompts(prompts), tuple(models)
         self.votes_path = quiz.alignkit_home() / "votes.jsonl" if votes_path is None else Path(votes_path)
         # Gold is revealed after each vote (VotingSession's feedback), never before: the arena is blind.
         self.annotator, self.seed, self.reveal_scores = quiz.learner_id(annotator), seed, "after"
+        # Prompt-major, one row per model: row i * len(models) + k is prompt i answered by the k-th model.
+        self.table = response_table(prompts, models, sampling=sampling, formats=formats)
+        self.prompts, self.names = list(self.table.prompt[::len(models)]), tuple(models)
         self.session = session_id(self.annotator, seed, self.names, self.prompts)
-        self.responses = {n: _responses(n, m, self.prompts, _prompt_format(n, m, formats), sampling)
-                          for n, m in models.items()}
-        self.table = _score_table(self.prompts, self.responses, None)  # prompt-major, one row per model
         self.pairs = draw_pairs(self.names, len(self.prompts), random.Random(seed))
         self._voted = {r["pair_index"] for r in self.votes() if type(r.get("pair_index")) is int}
         self._last, self._error, self._widget = None, "", None
@@ -168,7 +165,7 @@ def win_rates(rows: list[dict], models=None) -> pd.DataFrame:
     table = []
     for model in _models_of(rows, models):
         shown = [r for r in rows if model in (r.get("left_model"), r.get("right_model"))]
-        games = [r for r in shown if _is_preference(r) and model in (r.get("chosen_model"), r.get("rejected_model"))]
+        games = [r for r in shown if is_preference(r) and model in (r.get("chosen_model"), r.get("rejected_model"))]
         wins = sum(r.get("chosen_model") == model for r in games)
         lo, hi = wilson_interval(wins, len(games))
         table.append({"model": model, "games": len(games), "wins": wins,
@@ -190,7 +187,7 @@ def bradley_terry(rows: list[dict], models=None, prior: float = 0.5, iterations:
     wins = {(a, b): prior for a in names for b in names if a != b}
     for r in rows:
         key = (r.get("chosen_model"), r.get("rejected_model"))
-        if all(isinstance(k, str) for k in key) and _is_preference(r) and key in wins:  # a damaged row: skipped
+        if all(isinstance(k, str) for k in key) and is_preference(r) and key in wins:  # a damaged row: skipped
             wins[key] += 1
     p = {m: 1.0 for m in names}
     for _ in range(iterations):
@@ -217,7 +214,7 @@ def agreement_with_gold(rows: list[dict]) -> dict:
     """
     world = load_world()
     margins = [score(r["prompt"], r["chosen"], world).total - score(r["prompt"], r["rejected"], world).total
-               for r in rows if _is_preference(r)]
+               for r in rows if is_preference(r)]
     decided = [m > 0 for m in margins if m != 0]
     n = len(decided)
     agreement = sum(decided) / n if n else None

@@ -1,14 +1,16 @@
 """Responses side by side, and a voting widget whose votes are preference data.
 
-    table = widgets.compare(prompts, {"base": "base", "sft": "sft"})   # one row per (prompt, model)
-    session = widgets.VotingSession(prompts, "base", "sft")            # "Be the labeler"
+    sft, ppo = zoo.load("sft"), zoo.load("ppo")                       # the caller loads the models
+    table = widgets.compare(prompts, {"sft": sft, "ppo": ppo})         # one row per (prompt, model)
+    session = widgets.VotingSession(prompts, sft, ppo, names=("sft", "ppo"))   # "Be the labeler"
     session                    # the widget in a live kernel; text in CI or without ipywidgets
     session.vote("left")       # what clicking "A better" does
     rows = widgets.read_votes(session.votes_path, preferences_only=True)   # prompt/chosen/rejected for TRL
 
-A model is a zoo name, a (model, tokenizer) pair, or a function prompts -> list of responses (canned
-answers, another generator). Zoo models whose manifest format is "document" see each prompt as the start
-of a document; everything else sees the chat template, unless `formats={name: "document"}` says otherwise.
+A model is a (model, tokenizer) pair, or a function prompts -> list of responses (canned answers, another
+generator); the caller loads checkpoints (zoo.load). Models see the chat template unless
+`formats={name: "document"}` says otherwise (a pretrained-only model such as the zoo's base, whose manifest
+format is "document").
 
 Votes are appended one fsynced line at a time (alignkit.infra.storage), so a kernel restart loses nothing, and a
 new session with the same annotator, seed, model names and prompts resumes at the first pair not voted on.
@@ -30,8 +32,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from alignkit import quiz, zoo
-
+from alignkit import quiz
 from alignkit.infra import storage
 from alignkit.infra.errors import AlignkitError, AnswerTypeError
 from alignkit.infra.runtime import in_ci, in_kernel
@@ -39,7 +40,8 @@ from alignkit.core.generation import PROMPT_FORMATS, SampleConfig, reward_scores
 from alignkit.world import load_world
 from alignkit.world.oracle import score
 
-__all__ = ["compare", "VotingSession", "read_votes", "session_id", "CHOICES", "REVEAL_SCORES"]
+__all__ = ["compare", "response_table", "VotingSession", "read_votes", "is_preference", "session_id", "CHOICES",
+           "REVEAL_SCORES"]
 
 CHOICES = ("left", "right", "tie", "both_bad", "skip")
 REVEAL_SCORES = ("after", "before", "never")
@@ -57,20 +59,14 @@ def _check_prompts(prompts) -> list[str]:
     return prompts
 
 
-def _prompt_format(name: str, spec: Any, formats: dict | None) -> str:
-    fmt = (formats or {}).get(name)
-    if fmt is None:
-        fmt = "chat"
-        if isinstance(spec, str) and spec in zoo.read_manifest():
-            fmt = zoo.info(spec).get("format", "chat")
+def _prompt_format(name: str, formats: dict | None) -> str:
+    fmt = (formats or {}).get(name, "chat")
     if fmt not in PROMPT_FORMATS:
         raise AlignkitError(f"formats[{name!r}] is {fmt!r}; use one of {', '.join(PROMPT_FORMATS)}.")
     return fmt
 
 
 def _responses(name: str, spec: Any, prompts: list[str], prompt_format: str, sampling: SampleConfig | None) -> list[str]:
-    if isinstance(spec, str):
-        spec = zoo.load(spec)
     if isinstance(spec, tuple) and len(spec) == 2:
         model, tokenizer = spec
         return sample(model, tokenizer, prompts, prompt_format, sampling or SampleConfig()).responses
@@ -80,23 +76,33 @@ def _responses(name: str, spec: Any, prompts: list[str], prompt_format: str, sam
             raise AlignkitError(f"model {name!r}: the function must return one string per prompt "
                                 f"({len(prompts)}); it returned {len(responses)} items.")
         return responses
-    raise AlignkitError(f"model {name!r} is a {type(spec).__name__}; pass a zoo name, a (model, tokenizer) "
-                        "pair, or a function that maps a list of prompts to a list of responses.")
+    raise AlignkitError(f"model {name!r} is a {type(spec).__name__}; pass a (model, tokenizer) pair such as "
+                        "zoo.load('sft'), or a function that maps a list of prompts to a list of responses.")
 
 
 def _rm_scores(reward_model: Any, prompts: list[str], responses: list[str]) -> list[float]:
-    if isinstance(reward_model, str):
-        reward_model = zoo.load(reward_model)
     if isinstance(reward_model, tuple) and len(reward_model) == 2:
         return reward_scores(reward_model[0], reward_model[1], prompts, responses)
     if callable(reward_model) and not isinstance(reward_model, torch.nn.Module):
         return [float(s) for s in reward_model(prompts, responses)]
-    raise AlignkitError(f"reward_model is a {type(reward_model).__name__}; pass a zoo name, a (model, tokenizer) "
-                        "pair, or a function (prompts, responses) -> scores.")
+    raise AlignkitError(f"reward_model is a {type(reward_model).__name__}; pass a (model, tokenizer) pair such as "
+                        "zoo.load('rm'), or a function (prompts, responses) -> scores.")
 
 
-def _score_table(prompts: list[str], responses: dict[str, list[str]], reward_model: Any) -> pd.DataFrame:
-    """Rows in prompt-major order: row i * len(responses) + k is prompt i answered by the k-th model."""
+def response_table(prompts, models: dict, *, reward_model: Any = None, sampling: SampleConfig | None = None,
+                   formats: dict[str, str] | None = None) -> pd.DataFrame:
+    """Every model's response to every prompt, scored: what `compare` shows, and the pairs a vote is cast on.
+
+    models: name -> (model, tokenizer) or function prompts -> responses. One row per (prompt, model) in
+    prompt-major order (row i * len(models) + k is prompt i answered by the k-th model): prompt_index,
+    prompt, model, response, gold [, rm_score when a reward model is given].
+    """
+    prompts = _check_prompts(prompts)
+    if not isinstance(models, dict) or not models or not all(isinstance(n, str) for n in models):
+        raise AlignkitError("models must be a dict: name -> (model, tokenizer) or a function prompts -> responses, "
+                            'e.g. {"sft": zoo.load("sft"), "ppo": zoo.load("ppo")}.')
+    responses = {name: _responses(name, spec, prompts, _prompt_format(name, formats), sampling)
+                 for name, spec in models.items()}
     world = load_world()
     rows = [{"prompt_index": i, "prompt": prompt, "model": name, "response": answers[i],
              "gold": score(prompt, answers[i], world).total}
@@ -150,17 +156,12 @@ def compare(prompts, models: dict, *, reward_model: Any = None, sampling: Sample
             formats: dict[str, str] | None = None, show: bool = True) -> pd.DataFrame:
     """Every model's response to every prompt, with its gold score (and RM score when an RM is given).
 
-    Returns a long table, one row per (prompt, model): prompt_index, prompt, model, response, gold
-    [, rm_score]; `table.pivot(index="prompt_index", columns="model", values="gold")` makes it wide.
+    models: name -> (model, tokenizer) or function prompts -> responses. Returns `response_table`'s long
+    table, one row per (prompt, model): prompt_index, prompt, model, response, gold [, rm_score];
+    `table.pivot(index="prompt_index", columns="model", values="gold")` makes it wide.
     With show=True it is also displayed: an escaped HTML table in a live kernel, plain text in CI or a script.
     """
-    prompts = _check_prompts(prompts)
-    if not isinstance(models, dict) or not models or not all(isinstance(n, str) for n in models):
-        raise AlignkitError("models must be a dict: name -> zoo name, (model, tokenizer) or a function, "
-                            'e.g. {"base": "base", "sft": "sft"}.')
-    responses = {name: _responses(name, spec, prompts, _prompt_format(name, spec, formats), sampling)
-                 for name, spec in models.items()}
-    table = _score_table(prompts, responses, reward_model)
+    table = response_table(prompts, models, reward_model=reward_model, sampling=sampling, formats=formats)
     if show:
         if in_ci() or not in_kernel():
             print(_table_text(table))
@@ -179,7 +180,8 @@ def session_id(annotator: str, seed: int, names, prompts) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
 
 
-def _is_preference(row: dict) -> bool:
+def is_preference(row: dict) -> bool:
+    """True for a vote row in TRL's preference format (string prompt, chosen and rejected): not a tie or a skip."""
     return all(isinstance(row.get(k), str) for k in ("prompt", "chosen", "rejected"))
 
 
@@ -192,7 +194,7 @@ def read_votes(path: str | os.PathLike, preferences_only: bool = False, *, sessi
     rows = storage.read_jsonl(path)
     if session is not None:
         rows = [r for r in rows if r.get("session") == session]
-    return [r for r in rows if _is_preference(r)] if preferences_only else rows
+    return [r for r in rows if is_preference(r)] if preferences_only else rows
 
 
 def _normalize_choice(choice: Any) -> str:
@@ -212,8 +214,8 @@ def _now() -> str:
 class VotingSession:
     """Pairs of responses shown one at a time; each vote is appended to `votes_path` as one JSON line.
 
-    model_a / model_b: zoo name, (model, tokenizer) or function prompts -> responses; `names` names them
-    in the votes file and the session id (default: the zoo name, else "model_a" / "model_b").
+    model_a / model_b: (model, tokenizer), e.g. zoo.load("sft"), or function prompts -> responses; `names`
+    names them in the votes file and the session id (default: "model_a" / "model_b").
     votes_path defaults to $ALIGNKIT_HOME/votes.jsonl and annotator to quiz.learner_id().
     """
 
@@ -224,16 +226,14 @@ class VotingSession:
         if reveal_scores not in REVEAL_SCORES:
             raise AlignkitError(f"reveal_scores must be one of {', '.join(REVEAL_SCORES)}, not {reveal_scores!r}.")
         self.prompts = _check_prompts(prompts)
-        default = [m if isinstance(m, str) else f"model_{k}" for m, k in ((model_a, "a"), (model_b, "b"))]
-        self.names = tuple(names) if names is not None else tuple(default)
+        self.names = tuple(names) if names is not None else ("model_a", "model_b")
         if len(self.names) != 2 or self.names[0] == self.names[1] or not all(isinstance(n, str) for n in self.names):
             raise AlignkitError(f"names must be two different strings, not {self.names!r}, e.g. names=('sft', 'ppo').")
         self.votes_path = Path(votes_path) if votes_path is not None else quiz.alignkit_home() / "votes.jsonl"
         self.annotator, self.seed, self.reveal_scores = quiz.learner_id(annotator), seed, reveal_scores
         self.session = session_id(self.annotator, seed, self.names, self.prompts)
-        responses = {n: _responses(n, m, self.prompts, _prompt_format(n, m, formats), sampling)
-                     for n, m in zip(self.names, (model_a, model_b))}
-        self.table = _score_table(self.prompts, responses, reward_model)
+        self.table = response_table(self.prompts, dict(zip(self.names, (model_a, model_b))), reward_model=reward_model,
+                                    sampling=sampling, formats=formats)
         rng = random.Random(seed)
         self.a_on_left = [rng.random() < 0.5 for _ in self.prompts]  # drawn up front: a resumed session agrees
         self._voted = {r["pair_index"] for r in read_votes(self.votes_path, session=self.session)
@@ -308,7 +308,7 @@ class VotingSession:
         counts = {c: sum(r.get("choice") == c for r in rows) for c in CHOICES}
         world = load_world()
         margins = [score(r["prompt"], r["chosen"], world).total - score(r["prompt"], r["rejected"], world).total
-                   for r in rows if _is_preference(r)]
+                   for r in rows if is_preference(r)]
         decided = [m for m in margins if m != 0]
         agreement = round(sum(m > 0 for m in decided) / len(decided), 4) if decided else None
         return {"votes": counts, "preferences": len(margins), "agrees_with_gold": agreement}
@@ -379,7 +379,7 @@ class VotingSession:
 
     def _ipython_display_(self) -> None:
         try:
-            import ipywidgets  # noqa: F401
+            import ipywidgets  # noqa: F401 - only asks whether ipywidgets is installed
             from IPython.display import display
         except ImportError:
             print(self.render_text())

@@ -1,7 +1,7 @@
-"""Measure the DESIGN §5 budgets on this machine: chapters, the course under nbval, unit tests, zoo size and rebuild.
+"""Measure the course's time and size budgets (BUDGETS_S, ZOO_BUDGET_MB) on this machine: chapters, the course under nbval, unit tests, zoo size and rebuild.
 
 Budgets are reported, not enforced: timings depend on the machine, and a flaky timed assertion helps
-nobody (DESIGN §5). `scripts/benchmark.py` is the command line.
+nobody. `scripts/benchmark.py` is the command line.
 """
 from __future__ import annotations
 

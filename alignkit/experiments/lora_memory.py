@@ -147,7 +147,7 @@ def measure_run(size: str, mode: str, steps: int = 2) -> dict:
 
 def fit_line(xs: list[float], ys: list[float]) -> tuple[float, float]:
     """Least squares y = a + b x: (a, b)."""
-    n, mean_x, mean_y = len(xs), sum(xs) / len(xs), sum(ys) / len(ys)
+    mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
     b = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys)) / sum((x - mean_x) ** 2 for x in xs)
     return mean_y - b * mean_x, b
 

@@ -1,4 +1,4 @@
-"""Choosing settings on the validation prompts (DESIGN §2.2: tune on validation, report on test).
+"""Choosing settings on the validation prompts (tune on validation, report on test).
 
 Each candidate is trained by the zoo's own recipe (seed 0) and measured on the validation prompts: policies
 by gold, the reward model by its accuracy on labeled pairs of `sft`'s answers to validation prompts. The

@@ -28,8 +28,6 @@ __all__ = [
     "trainer_tokenizer_kwarg",
     "sft_max_length_kwarg",
     "precision_kwargs",
-    "has_generation_tags_support",
-    "ipywidgets_major",
     "library_renames_in_flight",
 ]
 
@@ -137,12 +135,6 @@ def versions_table() -> dict[str, str]:
     return table
 
 
-def ipywidgets_major() -> int:
-    """The installed ipywidgets major version (7 on Colab, 8 in JupyterLab 4)."""
-    installed = require("ipywidgets")
-    return _release(installed).major
-
-
 def _parameter_names(obj: Any) -> set[str]:
     """Field names of a dataclass, or parameter names of a callable's signature."""
     if dataclasses.is_dataclass(obj):
@@ -198,17 +190,6 @@ def precision_kwargs(dtype: Any, device: Any = None) -> dict[str, bool]:
     if device is not None and str(device).split(":")[0] == "cpu":
         return {"bf16": False, "fp16": False}
     return {"bf16": name == "bfloat16", "fp16": name == "float16"}
-
-
-def has_generation_tags_support(config_cls: Any = None, tokenizer_cls: Any = None) -> bool:
-    """Whether assistant-only SFT loss works: the tokenizer returns assistant masks from
-    `{% generation %}` tags and the SFT config has `assistant_only_loss`."""
-    if config_cls is None:
-        from trl import SFTConfig as config_cls
-    if tokenizer_cls is None:
-        from transformers import PreTrainedTokenizerBase as tokenizer_cls
-    template_args = _parameter_names(tokenizer_cls.apply_chat_template)
-    return "return_assistant_tokens_mask" in template_args and "assistant_only_loss" in _parameter_names(config_cls)
 
 
 # Deprecations that a supported library raises from inside another supported library, where alignkit

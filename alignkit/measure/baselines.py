@@ -1,18 +1,16 @@
 """Trivial baselines: policies that need no model, to show what evasion and parroting would score.
 
-A gold reward is only worth something if these stay far below a trained model (DESIGN §2.2): refusing
+A gold reward is only worth something if these stay far below a trained model (evasion must not pay): refusing
 everything, "I don't know" to everything, echoing the prompt, one fixed generic answer, and the best
 constant answer per kind of prompt, chosen on the validation prompts (it is told each prompt's kind, which
 no real policy is).
 """
 from __future__ import annotations
 
-import pandas as pd
-
 from alignkit.measure.evaluate import evaluate_responses, prompts_for
 from alignkit.world import find_task, ideal_response, load_world, splits
 
-__all__ = ["CONSTANTS", "BASELINES", "best_constant_per_kind", "baseline_responses", "evaluate_baselines"]
+__all__ = ["CONSTANTS", "BASELINES", "best_constant_per_kind", "baseline_responses"]
 
 CONSTANTS = {
     "refuse everything": "I can't help with that.",
@@ -56,12 +54,3 @@ def baseline_responses(name: str, prompts: list[str]) -> list[str]:
 
 
 BASELINES = (*CONSTANTS, "echo the prompt", "best constant per kind")
-
-
-def evaluate_baselines(split: str = "test") -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
-    """(one summary row per baseline, each baseline's per-response DataFrame) on the split's prompts."""
-    prompts = prompts_for(split)
-    summaries, frames = {}, {}
-    for name in BASELINES:
-        summaries[name], frames[name] = evaluate_responses(prompts, baseline_responses(name, prompts))
-    return pd.DataFrame(summaries).T, frames

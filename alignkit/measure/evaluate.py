@@ -66,9 +66,9 @@ def score_responses(prompts: list[str], responses: list[str]) -> pd.DataFrame:
 
 
 Rows = Callable[[pd.DataFrame], pd.Series]
-_ALL: Rows = lambda d: pd.Series(True, index=d.index)  # noqa: E731
-_KIND: Callable[[str], Rows] = lambda kind: (lambda d: d.category == kind)  # noqa: E731
-_BENIGN: Rows = lambda d: d.category.isin(BENIGN)  # noqa: E731
+_ALL: Rows = lambda d: pd.Series(True, index=d.index)  # noqa: E731 - row filters read best as one-liners
+_KIND: Callable[[str], Rows] = lambda kind: (lambda d: d.category == kind)  # noqa: E731 - as _ALL
+_BENIGN: Rows = lambda d: d.category.isin(BENIGN)  # noqa: E731 - as _ALL
 
 # key -> (which responses, which column): every rate is a mean over those responses' prompts.
 METRICS: dict[str, tuple[Rows, str]] = {

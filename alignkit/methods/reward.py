@@ -26,7 +26,6 @@ from alignkit.world.oracle import gold, score
 __all__ = [
     "bradley_terry_loss",
     "to_trl_rows",
-    "from_trl_rows",
     "RewardSettings",
     "reward_config",
     "reward_model_from_sft",
@@ -63,12 +62,6 @@ def to_trl_rows(rows: list[dict]) -> list[dict]:
 
     return [{"chosen": conversation(r["prompt"], r["chosen"]), "rejected": conversation(r["prompt"], r["rejected"])}
             for r in rows]
-
-
-def from_trl_rows(trl_rows: list[dict]) -> list[dict]:
-    """The inverse of `to_trl_rows`: conversational preference rows → prompt/chosen/rejected strings."""
-    return [{"prompt": r["chosen"][0]["content"], "chosen": r["chosen"][-1]["content"],
-             "rejected": r["rejected"][-1]["content"]} for r in trl_rows]
 
 
 # --- training --------------------------------------------------------------------------------

@@ -486,6 +486,6 @@ def run(args: argparse.Namespace) -> int:
           f"text answers to review: {review_path}); {failed} file(s) with errors")
     flagged = sorted(learner for learner, row in rows.items() if row["duplicates"] or row["flags"])
     if flagged:
-        print(f"flagged {len(flagged)} learner(s) for a look by hand ({', '.join(_printable(l, 60) for l in flagged[:10])}"
+        print(f"flagged {len(flagged)} learner(s) for a look by hand ({', '.join(_printable(learner, 60) for learner in flagged[:10])}"
               f"{', ...' if len(flagged) > 10 else ''}): see the duplicates and flags columns of {args.output}")
     return 1 if failed else 0

@@ -206,7 +206,7 @@ def predict(chapter: str, question_id: str, *, mode: str = "auto", quizzes_dir: 
     resolved = _resolve_mode(mode)
     if resolved == "widget":
         try:
-            import ipywidgets  # noqa: F401
+            import ipywidgets  # noqa: F401 - only asks whether ipywidgets is installed
         except ImportError:
             raise AlignkitError("ipywidgets is not installed: `pip install 'ipywidgets>=7.7,<9'`, or use mode='static'.") from None
     pred = Prediction(bank, question, responses=_path(home, responses), widgets=resolved == "widget")

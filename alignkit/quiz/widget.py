@@ -307,7 +307,7 @@ def _resolve_mode(mode: str) -> str:
     if in_ci() or choice == "static":
         return "static"
     try:
-        import ipywidgets  # noqa: F401
+        import ipywidgets  # noqa: F401 - only asks whether ipywidgets is installed
         from IPython import get_ipython
     except ImportError:
         return "static"
@@ -347,7 +347,7 @@ def show(chapter: str, *, mode: str = "auto", quizzes_dir: str | os.PathLike | N
     resolved = _resolve_mode(mode)
     if resolved == "widget":
         try:
-            import ipywidgets  # noqa: F401
+            import ipywidgets  # noqa: F401 - only asks whether ipywidgets is installed
         except ImportError:
             raise AlignkitError("ipywidgets is not installed: `pip install 'ipywidgets>=7.7,<9'`, or use mode='static'.") from None
     path = Path(responses) if responses is not None else responses_path(home)

@@ -5,7 +5,7 @@
             ...
             plot.log(step, loss=loss.item(), kl=kl.item())
 
-Backends (REFERENCE §5 says why): "display" publishes the figure's plotly mimebundle with
+Backends (Colab's plotly 5.24 drops display ids and FigureWidget is unreliable there): "display" publishes the figure's plotly mimebundle with
 `display(raw=True, display_id=True)` and updates that handle, which works on Colab's plotly 5.24 and
 JupyterLab alike; "final" publishes the same way but only once, the finished figure, when the plot
 finishes; "figurewidget" (opt-in) uses plotly's FigureWidget, unreliable on Colab; "record" draws

@@ -1,6 +1,6 @@
 """The oracle: the true quality of any response in the toy world.
 
-An evaluation instrument only (DESIGN §2.2). Real labs have no oracle; the course uses it to measure
+An evaluation instrument only, never a training signal. Real labs have no oracle; the course uses it to measure
 what each method does. Nothing in alignkit trains on it.
 
 Gold is the value of the response to a legitimate user, and evasion must not pay. The oracle first reads
