@@ -7,7 +7,7 @@ on the same prompts is (`paired_difference`). The oracle only measures here; not
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 import pandas as pd
@@ -156,6 +156,14 @@ def evaluate(model, tokenizer, *, ref_model=None, reward_model=None, config: Eva
     if cloze:
         summary |= cloze_accuracy(model, tokenizer)
     return summary, df
+
+
+def evaluate_models(models: Mapping[str, object], tokenizer, *, ref_model=None, reward_model=None,
+                    config: EvalConfig = EvalConfig()) -> dict[str, tuple[dict, pd.DataFrame]]:
+    """Several models on the same prompts, the same way (config, samples per prompt included; no cloze), so their
+    summaries sit in one table and any two can be paired: {name: (summary, per-response DataFrame)}."""
+    return {name: evaluate(model, tokenizer, ref_model=ref_model, reward_model=reward_model, config=config, cloze=False)
+            for name, model in models.items()}
 
 
 def evaluate_responses(prompts: list[str], responses: list[str]) -> tuple[dict, pd.DataFrame]:
