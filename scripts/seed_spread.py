@@ -7,7 +7,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from alignkit.experiments.common import RESULTS_DIR, read_result, write_result
+from alignkit.experiments.common import RESULTS_DIR, write_result
+from alignkit.measure.stats import load_result
 from alignkit.experiments.seeds import sampling_spread, seed_spread
 
 
@@ -23,7 +24,7 @@ def main(argv: list[str]) -> None:
         parser.error("a spread needs at least two seeds")
     command = "python scripts/seed_spread.py " + " ".join(argv)
     measure = sampling_spread if args.sampling_only else seed_spread
-    results = read_result(args.out) | measure(args.names, args.seeds, command)  # other names' runs are kept
+    results = load_result(args.out, missing_ok=True) | measure(args.names, args.seeds, command)  # other names' runs are kept
     results.pop("command", None)  # each name records its own command
     write_result(args.out, command, results)
     print("wrote", args.out)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from alignkit.experiments.common import RESULTS_DIR, read_result
+from alignkit.measure.stats import load_result
 from alignkit.experiments.lora_memory import (REFERENCE_MODELS, bytes_per_parameter, fit_line, measure_run,
                                               parameter_counts, predict)
 
@@ -33,7 +33,7 @@ def test_fit_line_recovers_a_line():
 
 
 def test_committed_result_shows_the_claim():
-    result = read_result(RESULTS_DIR / "lora_memory.json")
+    result = load_result("lora_memory")
     assert result["command"].startswith("python scripts/lora_memory.py")
     assert result["largest_lora_over_full"] <= 0.5  # LoRA DPO's peak at most half full DPO's on the largest stand-in
     sizes = [row["parameters_m"] for row in result["table"]]

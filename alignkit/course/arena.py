@@ -26,7 +26,7 @@ import pandas as pd
 
 from alignkit import quiz
 from alignkit.infra.errors import AlignkitError
-from alignkit.measure.evaluate import _mean_and_se
+from alignkit.measure.stats import mean_and_se
 from alignkit.core.generation import SampleConfig
 from alignkit.course.widgets import VotingSession, is_preference, read_votes, response_table, session_id
 from alignkit.world import load_world
@@ -201,7 +201,7 @@ def bradley_terry(rows: list[dict], models=None, prior: float = 0.5, iterations:
 
 def gold_ranking(arena: Arena) -> pd.DataFrame:
     """Per model the mean gold of its responses on the arena's prompts, with its standard error: the truth."""
-    table = [{"model": model, **dict(zip(("gold", "gold_se"), _mean_and_se(group.gold))), "n_prompts": len(group)}
+    table = [{"model": model, **dict(zip(("gold", "gold_se"), mean_and_se(group.gold))), "n_prompts": len(group)}
              for model, group in arena.table.groupby("model", sort=False)]
     frame = pd.DataFrame(table, columns=["model", "gold", "gold_se", "n_prompts"])
     return frame.sort_values("gold", ascending=False, kind="stable").reset_index(drop=True)

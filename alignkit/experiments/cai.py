@@ -12,13 +12,13 @@ from __future__ import annotations
 import math
 import time
 
-import pandas as pd
 
 from alignkit.zoo import recipes
 
 from alignkit import zoo
 from alignkit.world.constitution import Constitution, load_constitution
-from alignkit.measure.evaluate import REPORTING, _mean_and_se, evaluate, paired_difference
+from alignkit.measure.evaluate import REPORTING, evaluate, paired_difference
+from alignkit.measure.stats import mean_and_se
 from alignkit.methods.preferences import sample_pairs
 from alignkit.cai.rl_cai import drawn_preferences
 from alignkit.cai.sl_cai import HARM_PRINCIPLES, red_team_prompts
@@ -78,8 +78,8 @@ def constitution_edit(feedback_model, tokenizer, pairs, judges: dict[str, Consti
     first = next(iter(judges))
     out = {"pairs": len(pairs), "decided_pairs": len(decided), "judges": {}}
     for name, values in credit.items():
-        mean, se = _mean_and_se(pd.Series(values))
-        shift, shift_se = _mean_and_se(pd.Series([v - w for v, w in zip(values, credit[first])]))
+        mean, se = mean_and_se(values)
+        shift, shift_se = mean_and_se([v - w for v, w in zip(values, credit[first])])
         flipped = sum(v != w for v, w in zip(values, credit[first])) / len(values)
         out["judges"][name] = {"agrees_with_less_harmful": round(mean, 4), "se": round(se, 4),
                                f"shift_vs_{first}": round(shift, 4), "shift_se": round(shift_se, 4),

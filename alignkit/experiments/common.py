@@ -1,13 +1,12 @@
-"""What every experiment shares: held-out measurements mid-run, parallel runs, results files."""
+"""What every experiment shares: held-out measurements mid-run, parallel runs, writing results files (read them
+with alignkit.measure.stats.load_result)."""
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from alignkit.infra.errors import DataFileError
 from alignkit.measure.evaluate import EvalConfig, evaluate
 from alignkit.infra.storage import atomic_write_json
 from alignkit.core.trl_driver import StepHook
@@ -16,10 +15,9 @@ from alignkit.infra.paths import results_dir
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["RESULTS_DIR", "held_out_point", "held_out_point_and_frame", "every", "run_parallel", "write_result",
-           "read_result"]
+__all__ = ["RESULTS_DIR", "held_out_point", "held_out_point_and_frame", "every", "run_parallel", "write_result"]
 
-RESULTS_DIR = results_dir()
+RESULTS_DIR = results_dir()  # read results with alignkit.measure.stats.load_result
 
 
 def held_out_point(model, tokenizer, keys: Iterable[str], ref_model=None, reward_model=None,
@@ -63,16 +61,3 @@ def write_result(path: str | Path, command: str, payload: dict) -> Path:
     path.chmod(0o644)  # a shared result, not a learner's private file
     return path
 
-
-def read_result(path: str | Path) -> dict:
-    """A results file as a dict; {} when it does not exist; a DataFileError naming it when it is malformed."""
-    path = Path(path)
-    if not path.exists():
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise DataFileError(f"{path} is not valid JSON ({err}); rerun the command that made it, or delete it.") from err
-    if not isinstance(data, dict):
-        raise DataFileError(f"{path} should hold a JSON object, not {type(data).__name__}; rerun its command.")
-    return data

@@ -19,7 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from alignkit.experiments.common import read_result, write_result
+from alignkit.experiments.common import write_result
+from alignkit.measure.stats import load_result
 from alignkit.infra.paths import repo_root
 
 __all__ = ["DEFAULT_NAMES", "peak_rss_bytes", "worker", "measure_in_subprocess", "measure_methods"]
@@ -91,7 +92,7 @@ def measure_in_subprocess(name: str, dry: bool = False) -> dict:
 def measure_methods(names: list[str], out: Path, command: str, dry: bool = False) -> dict:
     """Measure each name in its own subprocess and merge into `out`; names measured earlier stay, so the methods
     can be measured a few at a time."""
-    costs = {k: v for k, v in read_result(out).items() if k != "command"}
+    costs = {k: v for k, v in load_result(out, missing_ok=True).items() if k != "command"}
     for name in names:
         costs[name] = measure_in_subprocess(name, dry)
         print(name, json.dumps(costs[name]), flush=True)

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 
-import pandas as pd
 import torch
 
 from alignkit import zoo
 from alignkit.methods.dpo import DPOSettings
-from alignkit.measure.evaluate import REPORTING, _mean_and_se, per_prompt, prompts_for
-from alignkit.experiments.common import RESULTS_DIR, held_out_point_and_frame, read_result, run_parallel, write_result
+from alignkit.measure.evaluate import REPORTING, per_prompt, prompts_for
+from alignkit.measure.stats import load_result, mean_and_se
+from alignkit.experiments.common import RESULTS_DIR, held_out_point_and_frame, run_parallel, write_result
 from alignkit.core.generation import SampleConfig
 from alignkit.methods.kto import KTOSettings
 from alignkit.methods.ppo import PPOConfig
@@ -90,10 +90,6 @@ def validation_pairs() -> tuple[list[dict], float]:
     return label_pairs(pairs, labeler), agreement_ceiling(pairs, labeler)["accuracy_ceiling"]
 
 
-def _mean_se(values: list[float]) -> tuple[float, float]:
-    return _mean_and_se(pd.Series(values, dtype=float))
-
-
 def candidate(method: str, change: dict, pairs: list[dict] | None = None) -> list[dict]:
     """Train one candidate (one torch thread), measure it on the validation split; its points (one per step)."""
     torch.set_num_threads(1)
@@ -113,7 +109,7 @@ def candidate(method: str, change: dict, pairs: list[dict] | None = None) -> lis
     trained = train(grid.recipe, seed=0, **{grid.keyword: settings})
     if grid.metric == "pair_accuracy":
         correct = pair_correctness(trained.model, trained.tokenizer, pairs)
-        accuracy, se = _mean_se(correct)
+        accuracy, se = mean_and_se(correct)
         return [change | {"pair_accuracy": accuracy, "pair_accuracy_se": se, "_values": dict(enumerate(correct))}]
     return [_policy_point(trained.model, trained.tokenizer, trained.ref_model, **change)]
 
@@ -130,7 +126,7 @@ def choose(points: list[dict], grid: Grid) -> dict:
     if current is None:
         raise ValueError(f"the grid does not contain the zoo's current setting {grid.current()}")
     shared = sorted(set(best["_values"]) & set(current["_values"]), key=str)
-    difference, se = _mean_se([best["_values"][k] - current["_values"][k] for k in shared])
+    difference, se = mean_and_se([best["_values"][k] - current["_values"][k] for k in shared])
     keep = difference <= 2 * se
     return {"chosen": _setting(current if keep else best, grid), "best": _setting(best, grid),
             "current": grid.current(), "best_minus_current": difference, "se": se,
@@ -167,7 +163,7 @@ def add_sft_reference(results_dir=RESULTS_DIR) -> dict:
     reference = sft_reference()
     for method, grid in GRIDS.items():
         path = results_dir / f"tuning_{method}.json"
-        result = read_result(path)
+        result = load_result(path, missing_ok=True)
         if result and grid.metric == "gold_reward":
             command = result.pop("command").split(" (reference:")[0]
             write_result(path, command + " (reference: python scripts/tune.py --reference-only)",

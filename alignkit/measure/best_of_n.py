@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from alignkit.infra.errors import AlignkitError
+from alignkit.measure.stats import mean_and_se
 
 __all__ = ["kl_best_of_n", "best_of", "best_of_n_curve", "within_prompt_correlation", "fit_over_optimisation"]
 
@@ -40,12 +41,6 @@ def best_of(frame: pd.DataFrame, n: int, by: str = "rm_score") -> pd.DataFrame:
     return ordered.drop_duplicates("prompt").set_index("prompt").loc[drawn.prompt.unique()].reset_index()
 
 
-def _mean_se(values: pd.Series) -> tuple[float, float]:
-    values = values.astype(float)
-    se = float(values.std(ddof=1) / math.sqrt(len(values))) if len(values) > 1 else 0.0
-    return float(values.mean()), se
-
-
 def best_of_n_curve(frame: pd.DataFrame, ns: tuple[int, ...] | None = None, by: str = "rm_score",
                     kind: str | None = None) -> pd.DataFrame:
     """One row per n: the gold of the response `by` picks and of the one gold picks (the ceiling), each mean ± SE
@@ -59,8 +54,8 @@ def best_of_n_curve(frame: pd.DataFrame, ns: tuple[int, ...] | None = None, by: 
     rows = []
     for n in ns:
         picked, ceiling = best_of(frame, n, by).set_index("prompt").gold, best_of(frame, n, "gold").gold
-        gain, gain_se = _mean_se(picked - first.loc[picked.index])
-        (gold, gold_se), (best, best_se) = _mean_se(picked), _mean_se(ceiling)
+        gain, gain_se = mean_and_se(picked - first.loc[picked.index], digits=None)
+        (gold, gold_se), (best, best_se) = mean_and_se(picked, None), mean_and_se(ceiling, None)
         rows.append({"n": n, "kl_bon": kl_best_of_n(n), "sqrt_kl": math.sqrt(kl_best_of_n(n)), "gold": gold,
                      "gold_se": gold_se, "gain_over_one": gain, "gain_se": gain_se, "gold_ceiling": best,
                      "gold_ceiling_se": best_se, "prompts": len(picked)})
@@ -77,7 +72,7 @@ def within_prompt_correlation(frame: pd.DataFrame, by: str = "rm_score") -> pd.D
         for _, samples in of_kind.groupby("prompt", sort=False):
             if samples.gold.nunique() > 1 and samples[by].nunique() > 1:
                 correlations.append(float(np.corrcoef(samples[by].astype(float), samples.gold.astype(float))[0, 1]))
-        mean, se = _mean_se(pd.Series(correlations)) if correlations else (float("nan"), float("nan"))
+        mean, se = mean_and_se(correlations, None) if correlations else (float("nan"), float("nan"))
         rows.append({"kind": kind, "correlation": mean, "correlation_se": se, "prompts": len(correlations),
                      "prompts_of_kind": of_kind.prompt.nunique()})
     return pd.DataFrame(rows)

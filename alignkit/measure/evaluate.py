@@ -7,8 +7,7 @@ on the same prompts is (`paired_difference`). The oracle only measures here; not
 """
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 import pandas as pd
@@ -16,6 +15,7 @@ import torch
 
 from alignkit.infra.errors import AlignkitError
 from alignkit.core.generation import SampleConfig, reward_scores, sample, sequence_kl
+from alignkit.measure.stats import mean_and_se, verdict
 from alignkit.world import find_task, load_world
 from alignkit.world.files import read_jsonl
 from alignkit.world.oracle import BENIGN, score
@@ -95,19 +95,12 @@ def per_prompt(df: pd.DataFrame, key: str) -> pd.Series:
     return values.astype(float).groupby(chosen.prompt, sort=False).mean()
 
 
-def _mean_and_se(values: pd.Series) -> tuple[float, float]:
-    if len(values) == 0:
-        return float("nan"), float("nan")
-    se = float(values.std(ddof=1)) / math.sqrt(len(values)) if len(values) > 1 else 0.0
-    return round(float(values.mean()), 4), round(se, 4)
-
-
 def summarise(df: pd.DataFrame) -> dict:
     """The stable metric keys every chapter and `alignkit eval --json` report, each with `<key>_se`."""
     summary, errors = {}, {}
     for key, (_, column) in METRICS.items():
         if column in df or column == "dishonest":
-            summary[key], errors[f"{key}_se"] = _mean_and_se(per_prompt(df, key))
+            summary[key], errors[f"{key}_se"] = mean_and_se(per_prompt(df, key))
     return summary | {"n_prompts": int(df.prompt.nunique()),
                       "samples_per_prompt": int(len(df) // max(1, df.prompt.nunique()))} | errors
 
@@ -115,15 +108,15 @@ def summarise(df: pd.DataFrame) -> dict:
 def paired_difference(df_a: pd.DataFrame, df_b: pd.DataFrame, key: str = "gold_reward") -> dict:
     """A minus B on the prompts both answered: the mean of the per-prompt differences and its standard error.
 
-    The verdict says "A higher" or "B higher" only where the difference clears two standard errors.
+    The verdict says "A higher" or "B higher" only where the difference clears two standard errors
+    (`stats.verdict`); `stats.sentence(diff, "ppo", "sft")` prints it.
     """
     both = pd.concat([per_prompt(df_a, key).rename("a"), per_prompt(df_b, key).rename("b")], axis=1, join="inner")
     if both.empty:
         raise AlignkitError(f"paired_difference: the two evaluations share no prompt with a {key!r} value.")
-    difference, se = _mean_and_se(both.a - both.b)
-    verdict = "A higher" if difference > 2 * se else "B higher" if difference < -2 * se else "within noise"
+    difference, se = mean_and_se(both.a - both.b)
     return {"key": key, "a": round(float(both.a.mean()), 4), "b": round(float(both.b.mean()), 4),
-            "difference": difference, "se": se, "n_prompts": len(both), "verdict": verdict}
+            "difference": difference, "se": se, "n_prompts": len(both), "verdict": verdict(difference, se)}
 
 
 @torch.no_grad()
@@ -163,6 +156,14 @@ def evaluate(model, tokenizer, *, ref_model=None, reward_model=None, config: Eva
     if cloze:
         summary |= cloze_accuracy(model, tokenizer)
     return summary, df
+
+
+def evaluate_models(models: Mapping[str, object], tokenizer, *, ref_model=None, reward_model=None,
+                    config: EvalConfig = EvalConfig()) -> dict[str, tuple[dict, pd.DataFrame]]:
+    """Several models on the same prompts, the same way (config, samples per prompt included; no cloze), so their
+    summaries sit in one table and any two can be paired: {name: (summary, per-response DataFrame)}."""
+    return {name: evaluate(model, tokenizer, ref_model=ref_model, reward_model=reward_model, config=config, cloze=False)
+            for name, model in models.items()}
 
 
 def evaluate_responses(prompts: list[str], responses: list[str]) -> tuple[dict, pd.DataFrame]:

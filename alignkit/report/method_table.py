@@ -17,7 +17,8 @@ from alignkit import zoo
 from alignkit.zoo import recipes
 from alignkit.zoo.card import DataCounts, MethodCard
 from alignkit.infra.errors import DataFileError
-from alignkit.experiments.common import RESULTS_DIR, read_result
+from alignkit.experiments.common import RESULTS_DIR
+from alignkit.measure.stats import load_result
 
 __all__ = ["count_models_in_memory", "method_table", "as_markdown", "as_csv"]
 
@@ -70,7 +71,7 @@ NAN = float("nan")
 
 def _seed_spread(path: Path, name: str) -> tuple[float, float]:
     """(max - min of gold over the training seeds, number of seeds) from seed_spread.json; NaN when absent."""
-    data = read_result(path)
+    data = load_result(path, missing_ok=True)
     if name not in data:
         return NAN, NAN
     runs = _field(path, data, name, "runs")
@@ -85,7 +86,7 @@ def _grid(path: Path) -> tuple[float, str]:
     difference, sqrt(se_point² + se_sft²). sft's validation gold is the file's `reference` entry
     ({"gold_reward", "gold_reward_se"}); without it (tune.py did not record it) the fraction is NaN.
     """
-    data = read_result(path)
+    data = load_result(path, missing_ok=True)
     if not data:
         return NAN, ""
     points, varied = _field(path, data, "points"), list(_field(path, data, "chosen"))
@@ -102,7 +103,7 @@ def _grid(path: Path) -> tuple[float, str]:
 def _costs(path: Path, method: MethodCard) -> tuple[float, float]:
     """(train seconds, peak bytes) of a method's pipeline from method_costs.json: seconds summed over its parts,
     the peak the largest; NaN when a part is not measured."""
-    data = read_result(path)
+    data = load_result(path, missing_ok=True)
     parts = method.pipeline or (method.name,)
     if not all(p in data for p in parts):
         return NAN, NAN
@@ -134,7 +135,7 @@ def _label_cost(c: DataCounts, human_price, ai_price: float) -> dict:
 def _prices(results: Path) -> tuple[tuple, float]:
     """(human $ per label low, high; AI $ per label): chapter 05's cai.json, else the seed's human range and NaN."""
     path = results / "cai.json"
-    cai = read_result(path)
+    cai = load_result(path, missing_ok=True)
     if not cai:
         from alignkit.experiments.cai import HUMAN_LABEL_PRICE
 
@@ -148,7 +149,7 @@ def _kl_to_sft(results: Path, name: str, parent: str | None, metrics: dict) -> t
     if parent == "sft":
         return metrics.get("kl_to_ref", NAN), metrics.get("kl_to_ref_se", NAN)
     path = results / "cai.json"
-    cai = read_result(path)
+    cai = load_result(path, missing_ok=True)
     if not cai or cai.get("harm_help", {}).get("against") != "sft" or name not in cai["harm_help"].get("rows", {}):
         return NAN, NAN
     row = cai["harm_help"]["rows"][name]

@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["ema", "live_figure", "line_plot", "upper_envelope", "scatter_with_envelope", "bar_plot"]
+__all__ = ["ema", "live_figure", "line_plot", "upper_envelope", "scatter_with_envelope", "bar_plot", "points_with_errors"]
 
 _PALETTE = plotly.colors.qualitative.Plotly
 _HEALTHY_FILL = "rgba(46, 160, 67, 0.13)"
@@ -162,6 +162,23 @@ def scatter_with_envelope(df: pd.DataFrame, x: str, y: str, group: str | None = 
         fig.add_trace(go.Scatter(x=frontier[x].tolist(), y=frontier[y].tolist(), mode="lines", line_shape="hv",
                                  name=f"{name} frontier", legendgroup=name, line={"color": color, "width": 2}))
     return _finish(fig, title, x, y, group)
+
+
+def points_with_errors(df: pd.DataFrame, x: str, y: str, label: str = "model", *, title: str | None = None,
+                       x_title: str | None = None, y_title: str | None = None) -> go.Figure:
+    """One labelled point per row with ± 1 SE bars from columns `x_se` and `y_se` (rows with a NaN skipped):
+    e.g. `measure.stats.harm_help_points(...)` on helpfulness against harmlessness."""
+    _check_columns(df, x, y, label, f"{x}_se", f"{y}_se")
+    fig = go.Figure()
+    for _, row in df.iterrows():
+        if row[x] != row[x] or row[y] != row[y]:  # NaN: not measured
+            continue
+        fig.add_trace(go.Scatter(x=[float(row[x])], y=[float(row[y])], mode="markers+text", text=[str(row[label])],
+                                 textposition="top center", name=str(row[label]),
+                                 error_x={"type": "data", "array": [float(row[f"{x}_se"])]},
+                                 error_y={"type": "data", "array": [float(row[f"{y}_se"])]}))
+    fig.update_layout(title=title, xaxis_title=x_title or x, yaxis_title=y_title or y, showlegend=False, height=420)
+    return fig
 
 
 def bar_plot(df: pd.DataFrame, x: str, y: str, color: str | None = None, *, title: str | None = None) -> go.Figure:
