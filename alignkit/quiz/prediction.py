@@ -28,7 +28,8 @@ from typing import Any
 from alignkit.infra import storage
 from alignkit.infra.errors import AlignkitError, AnswerTypeError
 from alignkit.quiz import bank as quiz_bank
-from alignkit.quiz.widget import _esc, _now, _resolve_mode, display_widget_or_text, read_responses, responses_path
+from alignkit.quiz.widget import (_esc, _now, _resolve_mode, choice_radio, choice_style, display_widget_or_text,
+                                  read_responses, responses_path)
 from alignkit.infra.runtime import in_ci, in_kernel
 
 __all__ = ["predict", "reveal", "Prediction", "Recorded", "Revealed", "OutcomeError", "render_prediction_static",
@@ -136,8 +137,7 @@ class Prediction:
         q = self.question
         header = w.HTML(f"<p><b>Prediction</b> <i>(recorded, not graded)</i>. {_esc(q.prompt)}</p>")
         # Option texts never go into a description, which ipywidgets 7 renders as HTML.
-        self._radio = w.RadioButtons(options=[(f"{c.id}) {c.text}", c.id) for c in q.choices], value=None,
-                                     layout=w.Layout(width="auto"))
+        self._radio = choice_radio(w, q)
         self._button = w.Button(description="Record prediction", button_style="primary")
         self._feedback = w.HTML()
         self._button.on_click(lambda _button: self._on_record())
@@ -149,7 +149,7 @@ class Prediction:
             self._radio.value = earlier
             self._feedback.value = (f"<div>Recorded earlier: <b>{_esc(_option(q, earlier))}</b>. The reveal after "
                                     "the run compares this first prediction.</div>")
-        return w.VBox([header, self._radio, self._button, self._feedback])
+        return w.VBox([choice_style(w), header, self._radio, self._button, self._feedback])
 
     def _on_record(self) -> None:
         if self._radio.value is None:
