@@ -138,6 +138,9 @@ class Quiz:
     def __repr__(self) -> str:
         return f"<alignkit quiz {self.chapter}: {len(self.bank.questions)} questions>"
 
+    def _ipython_display_(self) -> None:
+        """Nothing more to show: show() already displayed the widget or its text (no repr under it)."""
+
     def answer(self, question_id: str, value: Any) -> Feedback:
         """Answer a question: a choice id, a list of choice ids, a number, or text.
 
