@@ -246,3 +246,16 @@ def test_the_chapter_prints_the_table_the_package_regenerates_from_the_shipped_z
                and "".join(o["data"]["text/markdown"]).startswith("**What each method")]
     assert len(printed) == 1, "chapter 08 should print the method table once, as Markdown"
     assert "".join(printed[0]) == as_markdown(method_table())
+
+
+def test_one_formatting_rule_for_numbers_and_names():
+    from alignkit.report.formatting import number, readable, words
+
+    assert [number(14343.0), number(2634.000318, "s"), number(0.2065493117918027), number(float("nan"))] == \
+        ["14,343", "2,634 s", "0.207", "not measured"]
+    assert number(0.5354, se=0.0284) == "0.535 ± 0.028" and number(3) == "3"
+    assert words("label_cost_low_usd") == "Label cost low (USD)" and words("ai_labels") == "AI labels"
+    frame = pd.DataFrame({"gold": [0.53541], "gold_se": [0.0284], "label_cost_low_usd": [14343.0]}, index=["ppo"])
+    shown = readable(frame)
+    assert list(shown.columns) == ["Gold", "Label cost low (USD)"]
+    assert shown.loc["ppo"].tolist() == ["0.535 ± 0.028", "14,343"]

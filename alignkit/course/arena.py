@@ -311,4 +311,6 @@ def agreement_with_gold(rows: list[dict]) -> dict:
     agreement = sum(decided) / n if n else None
     se = math.sqrt(agreement * (1 - agreement) / n) if n else None
     lo, hi = wilson_interval(sum(decided), n) if n else (None, None)
-    return {"agreement": agreement, "se": se, "lo": lo, "hi": hi, "preferences": len(margins), "decided": n}
+    rounded = lambda x: None if x is None else round(x, 4)  # noqa: E731 - printed as is in chapter 08
+    return {"agreement": rounded(agreement), "se": rounded(se), "lo": rounded(lo), "hi": rounded(hi),
+            "preferences": len(margins), "decided": n}

@@ -57,3 +57,46 @@ def money_text(amount: float) -> str:
 def money_markdown(text: str) -> str:
     """`text` with every "$" written so that Markdown and MathJax show it as a dollar sign."""
     return text.replace("$", DOLLAR_MARKDOWN)
+
+
+def words(name: str) -> str:
+    """A column or row identifier in words: "label_cost_low_usd" -> "Label cost low (USD)"."""
+    text = str(name)
+    unit = ""
+    for suffix, said in (("_usd", "USD"), ("_bytes", "bytes"), ("_seconds", "s"), ("_se", "SE")):
+        if text.endswith(suffix):
+            text, unit = text[: -len(suffix)], said
+            break
+    acronyms = {"ai": "AI", "kl": "KL", "rm": "RM", "sft": "SFT", "ppo": "PPO", "dpo": "DPO", "kto": "KTO",
+                "lr": "learning-rate", "usd": "USD", "se": "SE"}
+    text = " ".join(acronyms.get(w, w) for w in text.replace("_", " ").split())
+    text = text[:1].upper() + text[1:]
+    return f"{text} ({unit})" if unit else text
+
+
+def readable(frame, units: dict | None = None, *, rename: bool = True):
+    """A copy of a DataFrame for reading: every number by `number` (with its unit from `units`, e.g.
+    {"train_seconds": "s"}), a column `x_se` folded into `x` as "value ± se", and names in words.
+
+    Markdown-safe: dollar amounts are written "USD", never "$" (which JupyterLab and GitHub read as LaTeX).
+    """
+    import pandas as pd
+
+    units = units or {}
+    out = pd.DataFrame(index=frame.index)
+    for column in frame.columns:
+        if str(column).endswith("_se") and str(column)[:-3] in frame.columns:
+            continue
+        se = frame[f"{column}_se"] if f"{column}_se" in frame.columns else None
+        unit = units.get(column, "")  # a name ending _usd, _bytes or _seconds carries its unit in the header
+        values = []
+        for key, value in frame[column].items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                err = None if se is None else se[key]
+                values.append(number(value, unit, se=err))
+            else:
+                values.append(value)
+        out[words(column) if rename else column] = values
+    if rename and out.index.name:
+        out.index.name = words(out.index.name)
+    return out
