@@ -145,7 +145,7 @@ def test_markdown_and_csv(zoo_and_results):
     results = _markdown_table(markdown, "What it achieves")
     assert results[0][:2] == ["Method", "Gold reward"]  # methods are rows, columns are named in words
     assert [row[0] for row in results[1:]] == ["SFT", "PPO-RLHF", "DPO", "KTO", "Constitutional AI: RL-CAI"]
-    assert "0.700 ± 0.070" in dict((row[0], row[1]) for row in results[1:])["DPO"]
+    assert "0.700\u00a0±\u00a00.070" in dict((row[0], row[1]) for row in results[1:])["DPO"]
     needs = _markdown_table(markdown, "What training needs")
     assert "not measured" in needs[1][needs[0].index("Peak memory")]
     assert "_" not in " ".join(results[0] + needs[0])  # no raw identifiers as column names

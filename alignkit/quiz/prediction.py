@@ -311,7 +311,7 @@ def _wait_for_prediction(q: quiz_bank.Question, key: tuple[str, str, str], outco
     from IPython.display import display
 
     note = w.HTML(f'<div style="color:#555"><b>Prediction first.</b> {_esc(WAITING_TEXT)}</div>')
-    button = w.Button(description="Show the outcome without predicting")
+    button = w.Button(description="Show the outcome without predicting", layout=w.Layout(width="auto"))
     box = w.VBox([note, button])
 
     def fill(predicted: str | None) -> None:

@@ -352,7 +352,7 @@ def _cell(df: pd.DataFrame, row, column: str) -> str:
         return f"{value:.0%}"
     if isinstance(value, float):
         se = row.get(f"{column}_se")
-        return number(value, se=None if se is None or _isnan(se) else se)
+        return number(value, se=None if se is None or _isnan(se) else se).replace(" ± ", "\u00a0±\u00a0")  # one line
     if isinstance(value, (int,)) and not isinstance(value, bool):
         return number(value)
     return money_markdown(str(value).replace("|", "/"))

@@ -314,7 +314,7 @@ def test_no_two_quiz_options_overlap_in_any_chapter(notebook, width):
         for chapter in ("04_ppo_rlhf", "08_capstone"):
             heading = out.get_by_text(re.compile(r"^Quiz: ")).nth(banks.index(chapter))
             heading.scroll_into_view_if_needed()
-            box = heading.locator("xpath=ancestor::*[contains(@class,'widget-vbox')][2]").first
+            box = heading.locator("xpath=ancestor::div[contains(concat(' ', @class, ' '), ' widget-vbox ')][1]").first
             (box if box.count() else heading).screenshot(path=str(notebook.artifacts / f"quiz-{chapter}-{width}px.png"))
     finally:
         notebook.page.set_viewport_size({"width": 1280, "height": 2400})
