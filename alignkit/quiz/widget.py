@@ -231,7 +231,7 @@ CHOICE_CSS = f"""<style>
   white-space: normal; overflow-wrap: anywhere; display: flex; align-items: flex-start;
   padding: 2px 0; box-sizing: border-box; }}
 .{CHOICE_CLASS} .widget-radio-box input, .{CHOICE_CLASS} .jupyter-widget-radio-box input {{
-  height: 1.4em; line-height: 1.4; flex: 0 0 auto; float: none; margin-top: 0; }}
+  height: 1.4em; line-height: 1.4; flex: 0 0 auto; float: none; margin-top: 0; order: -1; }}
 .{CHOICE_CLASS}.widget-radio, .{CHOICE_CLASS}.jupyter-widget-radio {{ width: auto; max-width: 100%; height: auto; }}
 .{CHOICE_CLASS}-row .widget-html-content, .{CHOICE_CLASS}-row .jupyter-widget-html-content {{
   white-space: normal; line-height: 1.4; height: auto; overflow-wrap: anywhere; }}
