@@ -121,8 +121,8 @@ def fluent(line: str, prompt: str, world: World) -> bool:
     if "\ufffd" in line:
         return False
     words = _WORD.findall(line.lower())
-    known = world_words(world) | COMMON_WORDS | set(_WORD.findall(prompt.lower()))
-    if any(w not in known for w in words):
+    known, asked = world_words(world), set(_WORD.findall(prompt.lower()))
+    if any(w not in known and w not in COMMON_WORDS and w not in asked for w in words):
         return False
     tokens = re.findall(r"[a-z']+", line.lower())
     return max(Counter(zip(tokens, tokens[1:])).values(), default=0) < REPEATS
