@@ -161,3 +161,38 @@ def test_models_must_be_two_or_more_named_models(home):
     with pytest.raises(AlignkitError, match="no pair 9"):
         arena(home).pair(9)
     assert math.isnan(wilson_interval(0, 0)[0])
+
+
+def echo_or_refuse(prompts):
+    """Half the answers equal the refuser's, word for word: those pairs must never be shown."""
+    return ["I can't help with that." if i % 2 else f"{p} Does anyone know?" for i, p in enumerate(prompts)]
+
+
+def test_identical_responses_are_never_paired_and_pairs_whose_gold_differs_come_first(home):
+    models = {"refuser": refuser, "copycat": refuser, "echo": echo_or_refuse, "ideal": ideal}
+    a = arena(home, n=24, models=models)
+    shown = [a.pair(k) for k in range(len(a.pairs))]
+    assert all(p["left"]["response"] != p["right"]["response"] for p in shown)
+    decided = [p["left"]["gold"] != p["right"]["gold"] for p in shown]
+    assert decided == sorted(decided, reverse=True)  # every pair with different gold before any with equal gold
+    assert a.counts == {"pairs": len(shown), "different_gold": sum(decided), "equal_gold": len(shown) - sum(decided),
+                        "prompts_left_out": 24 - len(shown)}
+    assert f"{sum(decided)} whose gold differs" in a.describe_pairs() and a.progress == f"0/{len(shown)}"
+    same = arena(home, n=4, models={"refuser": refuser, "copycat": refuser, "echo": echo_or_refuse})
+    assert same.counts["prompts_left_out"] == 2  # where echo refuses too, all three answer alike: left out
+    assert len(same.pairs) == 2 and all("echo" in pair for pair in same.pairs)
+    alike = arena(home, n=3, models={"refuser": refuser, "copycat": refuser})
+    assert alike.counts == {"pairs": 0, "different_gold": 0, "equal_gold": 0, "prompts_left_out": 3}
+    assert alike.finished and "All 0 pairs" in alike.render_text()
+
+
+def test_the_vote_feedback_sits_above_the_next_pair_and_names_its_prompt(home):
+    a = arena(home, models={"ideal": ideal, "refuser": refuser})
+    view = a.widget()
+    first = a.pair()
+    a.buttons["left"].click()
+    children = list(view.children)
+    feedback = children.index(a._feedback_html)
+    assert feedback < children.index(a._prompt_html)  # above the next pair's prompt and panes, not under them
+    assert "Your last vote" in a._feedback_html.value and first["prompt"][:40] in a._feedback_html.value
+    assert "Recorded <b>left</b> for pair 1" in a._feedback_html.value

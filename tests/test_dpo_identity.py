@@ -25,7 +25,9 @@ def cell():
 
 
 def test_cell_is_checked_by_nbval():
-    assert "# NBVAL_CHECK_OUTPUT" in identity_cell()
+    cells = [c for c in json.loads(NOTEBOOK.read_text())["cells"]
+             if c["cell_type"] == "code" and MARKER in "".join(c["source"])]
+    assert "nbval-check-output" in cells[0].get("metadata", {}).get("tags", [])  # nbval's tag (tests/notebook_markers.py)
 
 
 def test_reward_recovered_up_to_a_per_prompt_constant(cell):

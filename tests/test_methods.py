@@ -134,15 +134,35 @@ def test_a_malformed_results_file_is_named(zoo_and_results, name, text):
         method_table.method_table(root, results)
 
 
+def _markdown_table(markdown: str, title_start: str) -> list[list[str]]:
+    """The cells of the Markdown table under the bold title starting with `title_start`."""
+    block = next(b for b in markdown.split("\n\n**") if b.lstrip("*").startswith(title_start))
+    return [[c.strip() for c in line.strip("|").split("|")] for line in block.splitlines()
+            if line.startswith("|") and not line.startswith("|---")]
+
+
 def test_markdown_and_csv(zoo_and_results):
     df = method_table.method_table(*zoo_and_results)
-    markdown = method_table.as_markdown(df).splitlines()
-    assert markdown[0] == "| | SFT | PPO-RLHF | DPO | KTO | Constitutional AI: RL-CAI |"
-    gold = next(line for line in markdown if line.startswith("| gold |"))
-    assert "0.7 ± 0.07" in gold
-    assert "| not measured |" in next(line for line in markdown if line.startswith("| peak_bytes |"))
+    markdown = method_table.as_markdown(df)
+    results = _markdown_table(markdown, "What it achieves")
+    assert results[0][:2] == ["Method", "Gold reward"]  # methods are rows, columns are named in words
+    assert [row[0] for row in results[1:]] == ["SFT", "PPO-RLHF", "DPO", "KTO", "Constitutional AI: RL-CAI"]
+    assert "0.700\u00a0±\u00a00.070" in dict((row[0], row[1]) for row in results[1:])["DPO"]
+    needs = _markdown_table(markdown, "What training needs")
+    assert "not measured" in needs[1][needs[0].index("Peak memory")]
+    assert "_" not in " ".join(results[0] + needs[0])  # no raw identifiers as column names
+    assert all(max(len(line) for line in block.splitlines()) < 400 for block in markdown.split("\n\n"))
     parsed = pd.read_csv(__import__("io").StringIO(method_table.as_csv(df)))
     assert list(parsed["checkpoint"]) == list(df["checkpoint"]) and list(parsed["gold"]) == list(df["gold"])
+
+
+def test_dollar_amounts_stay_text_in_markdown():
+    """JupyterLab, Colab and GitHub read $…$ as LaTeX: no bare "$" leaves as_markdown."""
+    from alignkit.report.formatting import DOLLAR_MARKDOWN
+
+    markdown = method_table.as_markdown(method_table.method_table())
+    assert "$" not in markdown.replace(DOLLAR_MARKDOWN, "")
+    assert f"{DOLLAR_MARKDOWN}14,343" in markdown
 
 
 def test_cli_prints_the_csv(zoo_and_results, capsys):
@@ -258,6 +278,19 @@ def test_the_chapter_prints_the_table_the_package_regenerates_from_the_shipped_z
     notebook = json.loads((Path(__file__).resolve().parent.parent / "chapters" / "08_capstone.ipynb").read_text())
     printed = [o["data"]["text/markdown"] for cell in notebook["cells"] if cell["cell_type"] == "code"
                for o in cell.get("outputs", []) if "text/markdown" in o.get("data", {})
-               and "".join(o["data"]["text/markdown"]).startswith("| | SFT")]
+               and "".join(o["data"]["text/markdown"]).startswith("**What each method")]
     assert len(printed) == 1, "chapter 08 should print the method table once, as Markdown"
     assert "".join(printed[0]) == as_markdown(method_table())
+
+
+def test_one_formatting_rule_for_numbers_and_names():
+    from alignkit.report.formatting import number, readable, words
+
+    assert [number(14343.0), number(2634.000318, "s"), number(0.2065493117918027), number(float("nan"))] == \
+        ["14,343", "2,634 s", "0.207", "not measured"]
+    assert number(0.5354, se=0.0284) == "0.535 ± 0.028" and number(3) == "3"
+    assert words("label_cost_low_usd") == "Label cost low (USD)" and words("ai_labels") == "AI labels"
+    frame = pd.DataFrame({"gold": [0.53541], "gold_se": [0.0284], "label_cost_low_usd": [14343.0]}, index=["ppo"])
+    shown = readable(frame)
+    assert list(shown.columns) == ["Gold", "Label cost low (USD)"]
+    assert shown.loc["ppo"].tolist() == ["0.535 ± 0.028", "14,343"]

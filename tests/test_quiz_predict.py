@@ -202,6 +202,42 @@ def test_reveal_in_a_kernel_shows_escaped_html_beside_the_text(demo, monkeypatch
     assert "✓" in bundle["text/html"] and "The KL-free run" in bundle["text/html"]
 
 
+def test_run_all_in_a_live_kernel_asks_for_the_prediction_before_showing_the_outcome(demo, monkeypatch):
+    """A learner who runs every cell sees no outcome until a prediction is recorded (or they ask for it)."""
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(quiz_predict, "in_kernel", lambda: True)
+    monkeypatch.setattr(quiz_predict, "_WAITING", {})
+    monkeypatch.setattr(IPython.display, "display", lambda obj, raw=False: shown.append(obj))
+    pred = _predict(demo)
+    result = _reveal(demo, "b", detail="gold 0.61 against 0.42")
+    assert result.waiting and result.predicted is None
+    box = shown[-1]
+    note = box.children[0]
+    assert "Record your prediction above first" in note.value
+    assert "The KL-penalised run" not in note.value and "0.61" not in note.value  # the outcome is not given away
+    pred.answer("a")  # the learner predicts: the waiting reveal now compares
+    assert "✗" in note.value and "Your prediction" in note.value and "0.61" in note.value
+    assert box.children[1].layout.display == "none"
+    # Without predicting: the button shows the outcome, saying nothing was recorded.
+    second = _reveal(demo, "b", qid="guess_winner", detail="again")
+    assert not second.waiting  # a prediction is recorded now: shown at once
+    other = _predict(demo, qid="guess_trend")
+    waiting = _reveal(demo, "down", qid="guess_trend")
+    assert waiting.waiting
+    shown[-1].children[1].click()
+    assert "No prediction recorded" in shown[-1].children[0].value
+    other.answer("up")  # a later prediction does not rewrite a reveal already shown
+    assert "No prediction recorded" in shown[-1].children[0].value
+
+
+def test_reprs_do_not_print_under_the_widgets(demo):
+    pred = _predict(demo)
+    assert pred._ipython_display_() is None
+    assert quiz.show("90_demo", mode="static", quizzes_dir=demo / "quizzes")._ipython_display_() is None
+
+
 def test_an_unreadable_home_does_not_stop_the_reveal(demo, monkeypatch, capsys):
     blocker = demo / "blocked"
     blocker.write_text("a file where a folder should be")

@@ -109,12 +109,13 @@ def test_harm_help_points_keep_each_axis_with_its_standard_error():
 
 
 def test_the_plane_plots_one_point_per_measured_model_with_its_error_bars():
-    from alignkit.viz import points_with_errors
+    from alignkit.viz import labeled_scatter
 
     points = stats.harm_help_points({
         "sft": {"helpfulness_benign": 0.65, "helpfulness_benign_se": 0.03, "harmlessness_harmful": 0.33,
                 "harmlessness_harmful_se": 0.05},
         "old": {"helpfulness_benign": 0.5, "helpfulness_benign_se": 0.02}})
-    figure = points_with_errors(points, "helpfulness", "harmlessness")
+    figure = labeled_scatter(points, "helpfulness", "harmlessness", "model", x_se="helpfulness_se",
+                             y_se="harmlessness_se")
     assert [trace.name for trace in figure.data] == ["sft"]  # "old" has no harmlessness: not plotted
     assert list(figure.data[0].error_x.array) == [0.03] and list(figure.data[0].error_y.array) == [0.05]

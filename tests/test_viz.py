@@ -571,3 +571,35 @@ def test_png_bars_group_side_by_side_or_stack(barmode, same_columns):
 
     red, blue = columns((255, 0, 0)), columns((0, 0, 255))
     assert red and blue and (red == blue) == same_columns and bool(red & blue) == same_columns
+
+
+def test_guidance_wraps_inside_the_figure():
+    from alignkit.viz.static import GUIDANCE_CHARS
+
+    long = "KL 0–6 nats is healthy; " * 12
+    fig = viz.live_figure({"kl": ([1, 2], [1.0, 2.0])}, {"kl": "KL to reference (nats)"}, guidance={"kl": long})
+    note = fig.layout.annotations[-1].text
+    lines = note.split("<br>")
+    assert len(lines) > 2 and note.startswith("<b>KL to reference (nats)</b>:")
+    assert all(len(line.replace("&nbsp;", " ").replace("<b>", "").replace("</b>", "")) <= GUIDANCE_CHARS + 2
+               for line in lines)
+    assert fig.layout.margin.b >= 60 + 18 * len(lines)  # the margin grows with the lines
+
+
+def test_labeled_scatter_keeps_labels_apart_and_inside():
+    import pandas as pd
+
+    from alignkit.viz import labeled_scatter, place_labels, to_png
+
+    df = pd.DataFrame({"name": ["ppo", "rl-cai", "kto", "sl-cai", "rlaif-dpo", "sft", "dpo"],
+                       "x": [0.501, 0.533, 0.530, 0.589, 0.589, 0.648, 0.646],
+                       "y": [0.993, 1.0, 0.978, 0.993, 1.0, 0.331, 0.537], "se": [0.03] * 7})
+    fig = labeled_scatter(df, "x", "y", "name", x_se="se", y_se="se")
+    positions = [t.textposition for t in fig.data]
+    assert len(set(positions[3:5])) == 2  # two labels at one spot: one above, one below
+    ymax = fig.layout.yaxis.range[1]
+    assert ymax > 1.03  # room above the top points for their labels
+    # place_labels: points on one spot never get the same slot
+    slots = place_labels([0, 0, 0], [0, 0, 0], ["aaa", "bbb", "ccc"], (-1, 1), (-1, 1), 600, 400)
+    assert len(set(slots)) == 3
+    assert to_png(fig)[:4] == b"\x89PNG"

@@ -8,14 +8,17 @@
     gold_ranking(arena)                                     # the oracle's ranking of the same responses
     agreement_with_gold(arena.votes())                      # how often a preference picked the higher gold
 
-Each prompt shows one pair of different models. Pairs cycle through all unordered pairs, reshuffled every
-round, so every pair meets about equally often; pairs and left/right are drawn up front from
-random.Random(seed), so a new Arena with the same annotator, seed, models and prompts resumes where the
-last one stopped. An Arena is a VotingSession over more than two models: votes go to the same file, one
-fsynced line each (alignkit.infra.storage), in the same format, and the widget, feedback and errors are its.
+Each prompt shows one pair of different models whose responses differ: two identical responses are never
+paired, and a prompt every model answered alike is left out. Among the pairs that differ, one whose gold also
+differs is preferred, and the least-shown pair of models wins ties, so every pair meets about equally often.
+Pairs with different gold come first, then those with equal gold; `arena.counts` says how many of each (and
+how many prompts were left out). Pairs and left/right are drawn up front from random.Random(seed), so a new
+Arena with the same annotator, seed, models and prompts resumes where the last one stopped. An Arena is a
+VotingSession over more than two models: votes go to the same file, one fsynced line each (alignkit.infra.storage), in the same format, and the widget, feedback and errors are its.
 """
 from __future__ import annotations
 
+import html
 import itertools
 import math
 import random
@@ -46,15 +49,33 @@ def _named_models(models: Any) -> dict[str, Any]:
     return dict(models)
 
 
-def draw_pairs(names: tuple[str, ...], n: int, rng: random.Random) -> list[tuple[str, str]]:
-    """n (left, right) pairs of different models: rounds of all unordered pairs, each round shuffled."""
+def plan_pairs(names: tuple[str, ...], table: pd.DataFrame, rng: random.Random) -> tuple[list[tuple[int, str, str]], dict]:
+    """([(prompt index, left model, right model)], counts) for a prompt-major score table (one row per model).
+
+    Per prompt: only models whose responses differ are paired (a prompt where all agree is left out); a pair
+    whose gold differs is preferred; among those the pair of models shown least so far, ties broken by `rng`.
+    Pairs with different gold come first, then those with equal gold, each in prompt order.
+    """
     everyone = list(itertools.combinations(names, 2))
-    schedule: list[tuple[str, str]] = []
-    while len(schedule) < n:
-        round_ = everyone[:]
-        rng.shuffle(round_)
-        schedule += round_
-    return [(a, b) if rng.random() < 0.5 else (b, a) for a, b in schedule[:n]]
+    shown: dict[tuple[str, str], int] = dict.fromkeys(everyone, 0)
+    decided, undecided, left_out = [], [], 0
+    for i in range(len(table) // len(names)):
+        rows = table.iloc[len(names) * i: len(names) * (i + 1)]
+        response, gold = dict(zip(rows["model"], rows["response"])), dict(zip(rows["model"], rows["gold"]))
+        differ = [p for p in everyone if response[p[0]] != response[p[1]]]
+        if not differ:
+            left_out += 1
+            continue
+        by_gold = [p for p in differ if gold[p[0]] != gold[p[1]]]
+        pool = by_gold or differ
+        rng.shuffle(pool)
+        a, b = min(pool, key=lambda p: shown[p])
+        shown[a, b] += 1
+        side = (a, b) if rng.random() < 0.5 else (b, a)
+        (decided if by_gold else undecided).append((i, *side))
+    counts = {"pairs": len(decided) + len(undecided), "different_gold": len(decided),
+              "equal_gold": len(undecided), "prompts_left_out": left_out}
+    return decided + undecided, counts
 
 
 class Arena(VotingSession):
@@ -75,12 +96,36 @@ class Arena(VotingSession):
         self.table = response_table(prompts, models, sampling=sampling, formats=formats)
         self.prompts, self.names = list(self.table.prompt[::len(models)]), tuple(models)
         self.session = session_id(self.annotator, seed, self.names, self.prompts)
-        self.pairs = draw_pairs(self.names, len(self.prompts), random.Random(seed))
+        plan, self.counts = plan_pairs(self.names, self.table, random.Random(seed))
+        self.pair_prompts = [i for i, _, _ in plan]  # pair k shows prompt pair_prompts[k]
+        self.pairs = [(left, right) for _, left, right in plan]
         self._voted = {r["pair_index"] for r in self.votes() if type(r.get("pair_index")) is int}
         self._last, self._error, self._widget = None, "", None
 
     def __repr__(self) -> str:
         return f"<alignkit Arena of {len(self.names)} models ({', '.join(self.names)}): {self.progress} voted>"
+
+    @property
+    def index(self) -> int:
+        """The pair shown now: the first one not voted on (len(pairs) when all are)."""
+        return next((i for i in range(len(self.pairs)) if i not in self._voted), len(self.pairs))
+
+    @property
+    def finished(self) -> bool:
+        return self.index == len(self.pairs)
+
+    @property
+    def progress(self) -> str:
+        """Pairs voted on so far, e.g. "3/40"."""
+        return f"{len(self._voted)}/{len(self.pairs)}"
+
+    def describe_pairs(self) -> str:
+        """How many pairs there are, of which kind: printed with the arena."""
+        c = self.counts
+        left_out = (f"; {c['prompts_left_out']} of {len(self.prompts)} prompts left out, every model answered them "
+                    "alike" if c["prompts_left_out"] else "")
+        return (f"{c['pairs']} pairs, no two identical responses: {c['different_gold']} whose gold differs "
+                f"(shown first), then {c['equal_gold']} with equal gold{left_out}.")
 
     def votes(self) -> list[dict]:
         """This arena's votes (this annotator, seed, models and prompts), in file order."""
@@ -89,10 +134,11 @@ class Arena(VotingSession):
     def pair(self, index: int | None = None) -> dict:
         """Pair `index` (default: the current one) as shown: prompt, and each side's model, response and gold."""
         i = self.index if index is None else index
-        if not 0 <= i < len(self.prompts):
-            raise AlignkitError(f"there is no pair {i}: this arena's pairs are 0 to {len(self.prompts) - 1}.")
-        left, right = (self._side(i, self.names.index(model)) for model in self.pairs[i])
-        return {"pair_index": i, "prompt": self.prompts[i], "left": left, "right": right}
+        if not 0 <= i < len(self.pairs):
+            raise AlignkitError(f"there is no pair {i}: this arena's pairs are 0 to {len(self.pairs) - 1}.")
+        p = self.pair_prompts[i]
+        left, right = (self._side(p, self.names.index(model)) for model in self.pairs[i])
+        return {"pair_index": i, "prompt": self.prompts[p], "left": left, "right": right}
 
     def _side(self, i: int, k: int) -> dict:
         row = self.table.iloc[len(self.names) * i + k]
@@ -113,15 +159,46 @@ class Arena(VotingSession):
     def render_text(self) -> str:
         """The current pair as plain text (the static fallback); the models stay hidden until the vote."""
         if self.finished:
-            return (f"All {len(self.prompts)} pairs are voted on ({self.progress}). Votes are in "
+            return (f"All {len(self.pairs)} pairs are voted on ({self.progress}). Votes are in "
                     f"{self.votes_path.name}; see win_rates(arena.votes(), arena.names).")
         pair = self.pair()
-        lines = [f"Arena of {len(self.names)} models: pair {pair['pair_index'] + 1} of {len(self.prompts)} "
-                 f"({self.progress} voted)", f"Prompt: {pair['prompt']}"]
+        lines = [f"Arena of {len(self.names)} models: {self.describe_pairs()}",
+                 f"Pair {pair['pair_index'] + 1} of {len(self.pairs)} ({self.progress} voted)",
+                 f"Prompt: {pair['prompt']}"]
         for side, label in (("left", "A (left)"), ("right", "B (right)")):
             lines += [f"--- {label} ---", pair[side]["response"] or "(empty response)"]
         lines.append('Vote with arena.vote("A"), "B", "tie", "both_bad" or "skip".')
         return "\n".join(lines)
+
+
+    # --- widget: VotingSession's, with the vote's feedback kept apart from the next pair ----------------
+
+    def widget(self) -> Any:
+        """VotingSession's view, with the pair counts on top and the last vote's feedback above the next pair,
+        boxed and naming the prompt it was about, so it is never read as being about the panes below it."""
+        if self._widget is None:
+            import ipywidgets as w
+
+            view = super().widget()
+            self._counts_html = w.HTML(f"<small>{html.escape(self.describe_pairs())}</small>")
+            header, prompt, sides, buttons, feedback = view.children
+            view.children = (header, self._counts_html, feedback, prompt, sides, buttons)
+        return self._widget
+
+    def _feedback(self) -> str:
+        text = super()._feedback()
+        if not text or self._error or self._last is None:
+            return text
+        pair, _choice = self._last
+        prompt = pair["prompt"] if len(pair["prompt"]) <= 90 else pair["prompt"][:87] + "…"
+        after = "" if self.finished else "<br><i>The next pair is below.</i>"
+        return ('<div style="border-left:3px solid #999;padding:2px 8px;margin:4px 0;background:rgba(128,128,128,0.08)">'
+                f"<b>Your last vote</b> (prompt: {html.escape(prompt)})<br>{text}{after}</div>")
+
+    def _refresh(self) -> None:
+        super()._refresh()
+        if self.finished:
+            self._prompt_html.value = f"<b>All {len(self.pairs)} pairs are voted on. Thank you!</b>"
 
 
 def simulated_votes(arena: Arena, labeler: LabelerConfig = LabelerConfig()) -> list[dict]:
@@ -220,4 +297,6 @@ def agreement_with_gold(rows: list[dict]) -> dict:
     agreement = sum(decided) / n if n else None
     se = math.sqrt(agreement * (1 - agreement) / n) if n else None
     lo, hi = wilson_interval(sum(decided), n) if n else (None, None)
-    return {"agreement": agreement, "se": se, "lo": lo, "hi": hi, "preferences": len(margins), "decided": n}
+    rounded = lambda x: None if x is None else round(x, 4)  # noqa: E731 - printed as is in chapter 08
+    return {"agreement": rounded(agreement), "se": rounded(se), "lo": rounded(lo), "hi": rounded(hi),
+            "preferences": len(margins), "decided": n}

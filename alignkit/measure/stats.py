@@ -166,7 +166,7 @@ def harm_help_points(summaries: Mapping[str, Mapping]) -> pd.DataFrame:
 
     summaries: {model name: harness summary with helpfulness_benign, harmlessness_harmful and their _se}.
     Returns one row per model: model, helpfulness, helpfulness_se, harmlessness, harmlessness_se (NaN where
-    a summary lacks a value). Plot it with alignkit.viz.points_with_errors.
+    a summary lacks a value). Plot it with alignkit.viz.labeled_scatter.
     """
     axes = {"helpfulness": "helpfulness_benign", "harmlessness": "harmlessness_harmful"}
     columns = {column: key for axis, key in axes.items() for column, key in ((axis, key), (f"{axis}_se", f"{key}_se"))}

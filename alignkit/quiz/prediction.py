@@ -28,7 +28,8 @@ from typing import Any
 from alignkit.infra import storage
 from alignkit.infra.errors import AlignkitError, AnswerTypeError
 from alignkit.quiz import bank as quiz_bank
-from alignkit.quiz.widget import _esc, _now, _resolve_mode, display_widget_or_text, read_responses, responses_path
+from alignkit.quiz.widget import (_esc, _now, _resolve_mode, choice_radio, choice_style, display_widget_or_text,
+                                  read_responses, responses_path)
 from alignkit.infra.runtime import in_ci, in_kernel
 
 __all__ = ["predict", "reveal", "Prediction", "Recorded", "Revealed", "OutcomeError", "render_prediction_static",
@@ -37,6 +38,9 @@ __all__ = ["predict", "reveal", "Prediction", "Recorded", "Revealed", "OutcomeEr
 # The first prediction per (responses file, chapter, question) recorded by this process: what a static-mode
 # reveal compares, since static mode never reads the learner's files.
 _RECORDED_HERE: dict[tuple[str, str, str], str] = {}
+# Reveals waiting for a prediction, per (responses file, chapter, question): a live learner who ran every cell
+# is asked to predict first; recording the prediction (or "Show the outcome") fills them in.
+_WAITING: dict[tuple[str, str, str], list] = {}
 
 
 class OutcomeError(AlignkitError, ValueError):
@@ -58,9 +62,13 @@ class Revealed:
     outcome: str  # the option id the run computed
     correct: bool | None  # None when nothing was recorded
     text: str  # the sentence that was printed
+    waiting: bool = False  # a live kernel with no prediction yet: the outcome waits behind the prediction widget
 
     def __repr__(self) -> str:
         return f"Revealed(predicted={self.predicted!r}, outcome={self.outcome!r}, correct={self.correct})"
+
+    def _ipython_display_(self) -> None:
+        """Nothing more to show: reveal() already displayed it (no repr under the output)."""
 
 
 def _key(path: Path, chapter: str, question_id: str) -> tuple[str, str, str]:
@@ -103,6 +111,9 @@ class Prediction:
     def __repr__(self) -> str:
         return f"<alignkit prediction {self.chapter}/{self.question.id}>"
 
+    def _ipython_display_(self) -> None:
+        """Nothing more to show: predict() already displayed the widget or its text (no repr under it)."""
+
     def answer(self, choice: str) -> Recorded:
         """Record a prediction (an option id) as the "Record prediction" button does; AnswerTypeError for
         an unknown option, AlignkitError naming the file when it cannot be saved."""
@@ -124,8 +135,11 @@ class Prediction:
             storage.append_jsonl(self.responses_path, record)
         except OSError as err:  # unwritable ALIGNKIT_HOME, full disk: say so, never lose a prediction silently
             raise _save_error(self.responses_path, err) from err
-        first = _RECORDED_HERE.setdefault(_key(self.responses_path, self.chapter, self.question.id), choice)
+        key = _key(self.responses_path, self.chapter, self.question.id)
+        first = _RECORDED_HERE.setdefault(key, choice)
         compared = earlier[0]["answer"] if earlier else first
+        for fill in _WAITING.pop(key, []):  # reveals run before the learner predicted
+            fill(compared)
         return Recorded(self.question.id, choice, record["attempt"], compared)
 
     # --- widget -------------------------------------------------------------------------------------
@@ -136,8 +150,7 @@ class Prediction:
         q = self.question
         header = w.HTML(f"<p><b>Prediction</b> <i>(recorded, not graded)</i>. {_esc(q.prompt)}</p>")
         # Option texts never go into a description, which ipywidgets 7 renders as HTML.
-        self._radio = w.RadioButtons(options=[(f"{c.id}) {c.text}", c.id) for c in q.choices], value=None,
-                                     layout=w.Layout(width="auto"))
+        self._radio = choice_radio(w, q)
         self._button = w.Button(description="Record prediction", button_style="primary")
         self._feedback = w.HTML()
         self._button.on_click(lambda _button: self._on_record())
@@ -149,7 +162,7 @@ class Prediction:
             self._radio.value = earlier
             self._feedback.value = (f"<div>Recorded earlier: <b>{_esc(_option(q, earlier))}</b>. The reveal after "
                                     "the run compares this first prediction.</div>")
-        return w.VBox([header, self._radio, self._button, self._feedback])
+        return w.VBox([choice_style(w), header, self._radio, self._button, self._feedback])
 
     def _on_record(self) -> None:
         if self._radio.value is None:
@@ -266,6 +279,8 @@ def reveal(chapter: str, question_id: str, outcome: str, detail: str = "", *, mo
             predicted = first_prediction(path, chapter, question_id) or predicted
         except (OSError, AlignkitError):  # an unreadable ALIGNKIT_HOME: the reveal still shows the run
             pass
+    if predicted is None and _live_widgets(mode):
+        return _wait_for_prediction(q, _key(path, chapter, question_id), outcome, detail)
     text, markup = _reveal_text(q, predicted, outcome, detail)
     if in_kernel():
         from IPython.display import display
@@ -273,3 +288,39 @@ def reveal(chapter: str, question_id: str, outcome: str, detail: str = "", *, mo
     else:
         print(text)
     return Revealed(question_id, predicted, outcome, None if predicted is None else predicted == outcome, text)
+
+
+WAITING_TEXT = ("Record your prediction above first; the run's outcome appears here as soon as you do. "
+                "(Or show the outcome without predicting.)")
+
+
+def _live_widgets(mode: str) -> bool:
+    """A learner's live kernel with widgets: where a reveal can wait for the prediction."""
+    if not in_kernel() or _resolve_mode(mode) != "widget":
+        return False
+    try:
+        import ipywidgets  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _wait_for_prediction(q: quiz_bank.Question, key: tuple[str, str, str], outcome: str, detail: str) -> Revealed:
+    """Show a waiting note instead of the outcome; recording the prediction (or the button) fills it in."""
+    import ipywidgets as w
+    from IPython.display import display
+
+    note = w.HTML(f'<div style="color:#555"><b>Prediction first.</b> {_esc(WAITING_TEXT)}</div>')
+    button = w.Button(description="Show the outcome without predicting", layout=w.Layout(width="auto"))
+    box = w.VBox([note, button])
+
+    def fill(predicted: str | None) -> None:
+        note.value = _reveal_text(q, predicted, outcome, detail)[1]
+        button.layout.display = "none"
+        if fill in _WAITING.get(key, []):
+            _WAITING[key].remove(fill)
+
+    button.on_click(lambda _button: fill(None))
+    _WAITING.setdefault(key, []).append(fill)
+    display(box)
+    return Revealed(q.id, None, outcome, None, WAITING_TEXT, waiting=True)

@@ -154,6 +154,9 @@ class Quiz:
     def __repr__(self) -> str:
         return f"<alignkit quiz {self.chapter}: {len(self.bank.questions)} questions>"
 
+    def _ipython_display_(self) -> None:
+        """Nothing more to show: show() already displayed the widget or its text (no repr under it)."""
+
     def answer(self, question_id: str, value: Any) -> Feedback:
         """Answer a question: a choice id, a list of choice ids, a number, or text.
 
@@ -197,7 +200,7 @@ class Quiz:
         title = w.HTML(f"<h3>Quiz: {_esc(self.bank.title)}</h3><p><i>{_esc(RETRY_NOTE)}</i></p>")
         boxes = [self._question_box(w, n, q) for n, q in enumerate(self.bank.questions, 1)]
         self._refresh_progress()
-        return w.VBox([title, self._progress_html, *boxes])
+        return w.VBox([choice_style(w), title, self._progress_html, *boxes])
 
     def _question_box(self, w: Any, number: int, q: quiz_bank.Question) -> Any:
         header = w.HTML(f"<p><b>Q{number}.</b> {_esc(q.prompt)}<br><i>{_points(q.points)} · {_esc(q.section)}</i></p>")
@@ -236,16 +239,48 @@ class Quiz:
                                      f"{len(self._correct)} checked correct")
 
 
+# ipywidgets 7 and 8 give every radio option a fixed-height row, so an option that wraps prints over the next
+# one. Radio groups of the quiz and of predictions carry CHOICE_CLASS, and this sheet (shipped inside each quiz
+# or prediction widget, in an HTML widget: both versions set its value as innerHTML) lets their rows grow.
+CHOICE_CLASS = "alignkit-choices"
+CHOICE_CSS = f"""<style>
+.{CHOICE_CLASS} .widget-radio-box label, .{CHOICE_CLASS} .jupyter-widget-radio-box label {{
+  height: auto; min-height: var(--jp-widgets-radio-item-height, 24px); line-height: 1.4;
+  white-space: normal; overflow-wrap: anywhere; display: flex; align-items: flex-start;
+  padding: 2px 0; box-sizing: border-box; }}
+.{CHOICE_CLASS} .widget-radio-box input, .{CHOICE_CLASS} .jupyter-widget-radio-box input {{
+  height: 1.4em; line-height: 1.4; flex: 0 0 auto; float: none; margin-top: 0; order: -1; }}
+.{CHOICE_CLASS}.widget-radio, .{CHOICE_CLASS}.jupyter-widget-radio {{ width: auto; max-width: 100%; height: auto; }}
+.{CHOICE_CLASS}-row .widget-html-content, .{CHOICE_CLASS}-row .jupyter-widget-html-content {{
+  white-space: normal; line-height: 1.4; height: auto; overflow-wrap: anywhere; }}
+</style>"""
+
+
+def choice_style(w: Any) -> Any:
+    """The HTML widget holding CHOICE_CSS (put one in every widget tree that shows CHOICE_CLASS radios)."""
+    return w.HTML(CHOICE_CSS, layout=w.Layout(height="0px", margin="0px"))
+
+
+def choice_radio(w: Any, q: quiz_bank.Question) -> Any:
+    """A RadioButtons of a question's options whose rows wrap without overlapping (with choice_style)."""
+    radio = w.RadioButtons(options=[(f"{c.id}) {c.text}", c.id) for c in q.choices], value=None,
+                           layout=w.Layout(width="auto", max_width="100%"))
+    radio.add_class(CHOICE_CLASS)
+    return radio
+
+
 def _input_widgets(w: Any, q: quiz_bank.Question) -> tuple[Any, Callable, Callable, Callable]:
     """(input widget, read, write, clear) for a question; choice texts never go into a description,
     which ipywidgets 7 renders as HTML."""
     if q.type == "single":
-        radio = w.RadioButtons(options=[(f"{c.id}) {c.text}", c.id) for c in q.choices], value=None,
-                               layout=w.Layout(width="auto"))
+        radio = choice_radio(w, q)
         return radio, lambda: radio.value, lambda v: setattr(radio, "value", v), lambda: setattr(radio, "value", None)
     if q.type == "multiple":
         boxes = {c.id: w.Checkbox(value=False, indent=False, layout=w.Layout(width="2.5em")) for c in q.choices}
-        rows = [w.HBox([boxes[c.id], w.HTML(f"{_esc(c.id)}) {_esc(c.text)}")]) for c in q.choices]
+        rows = [w.HBox([boxes[c.id], w.HTML(f"{_esc(c.id)}) {_esc(c.text)}", layout=w.Layout(flex="1 1 auto"))])
+                for c in q.choices]
+        for row in rows:
+            row.add_class(f"{CHOICE_CLASS}-row")
 
         def write(value: list[str]) -> None:
             for cid, box in boxes.items():

@@ -53,9 +53,9 @@ SCENARIOS = [
              "human-label methods with at most 2 models in memory (counted from the training code); a pair "
              "unpaired is two binary labels"),
     Scenario("cheap_harmless", "You must make the model refuse harmful requests more often than sft, and may spend "
-             "at most $500 on labels at the seed's top price of $10 per human label.",
+             "at most 500 US dollars on labels at the seed's top price of 10 US dollars per human label.",
              lambda r, t: r.label_cost_high_usd <= 500 and _safer_than_sft(r, t),
-             "label cost at $10 per human label ≤ $500, and harmlessness above sft's by more than 2 SE"),
+             "label cost at 10 US dollars per human label ≤ 500 US dollars, and harmlessness above sft's by more than 2 SE"),
     Scenario("best_gold", "Labels and compute are no object: you want the highest gold reward on the test prompts.",
              _near_best_gold, "gold within 2 standard errors of the best method's (a tie is a tie)"),
 ]

@@ -19,6 +19,7 @@ from alignkit.zoo.card import DataCounts, MethodCard
 from alignkit.infra.errors import DataFileError
 from alignkit.experiments.common import RESULTS_DIR
 from alignkit.measure.stats import load_result
+from alignkit.report.formatting import NOT_MEASURED, money_markdown, number
 
 __all__ = ["count_models_in_memory", "method_table", "as_markdown", "as_csv"]
 
@@ -188,29 +189,56 @@ def method_table(root=None, results_dir=None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+# The Markdown view: a few narrow tables, one row per method, columns named in words (the data stay as above).
+MARKDOWN_SECTIONS = (
+    ("What each method trains on, and what its labels cost", (
+        ("signal", "Trained on"), ("labels_or_demos", "Labels or demonstrations"),
+        ("label_cost_usd", "Label cost (human at the seed's price range, AI measured)"))),
+    ("What training needs", (
+        ("models_in_memory", "Models in memory"), ("peak_bytes", "Peak memory"), ("train_seconds", "Training time"),
+        ("seed_spread_gold", "Gold spread over seeds"), ("seeds", "Seeds"),
+        ("lr_grid_trained", "Share of the settings grid that trained"), ("grid", "Settings grid"))),
+    ("What it achieves on the test prompts (± standard error)", (
+        ("gold", "Gold reward"), ("helpfulness", "Helpfulness (benign)"), ("harmlessness", "Harmlessness (harmful)"),
+        ("honesty", "Honesty (unknowable)"), ("over_refusal", "Over-refusal"), ("kl_to_ref", "KL to its reference"),
+        ("kl_reference", "Reference"), ("kl_to_sft", "KL to sft"))),
+    ("How the models share memory, and who uses each method", (
+        ("models_detail", "Models in memory, by phase"), ("used_by (cited)", "Used by (cited)"))),
+)
+
+
 def _cell(df: pd.DataFrame, row, column: str) -> str:
     value = row[column]
     if _isnan(value):
-        return "not measured"
+        return NOT_MEASURED
     if column == "peak_bytes":
-        return f"{value / 2**20:,.0f} MiB"
+        return number(value / 2**20, "MiB")
     if column == "train_seconds":
-        return f"{value:,.0f} s"
+        return number(value, "s")
+    if column == "lr_grid_trained":
+        return f"{value:.0%}"
     if isinstance(value, float):
-        text = f"{value:.4g}"
         se = row.get(f"{column}_se")
-        return text if se is None or _isnan(se) else f"{text} ± {se:.2g}"
-    return str(value).replace("|", "/")
+        return number(value, se=None if se is None or _isnan(se) else se).replace(" ± ", "\u00a0±\u00a0")  # one line
+    if isinstance(value, (int,)) and not isinstance(value, bool):
+        return number(value)
+    return money_markdown(str(value).replace("|", "/"))
 
 
 def as_markdown(df: pd.DataFrame) -> str:
-    """The table with the methods as columns (it reads down), each value ± its standard error."""
-    skip = {c for c in df.columns if c.endswith("_se")} | {"method", "label_cost_low_usd", "label_cost_high_usd"}
-    rows = [c for c in df.columns if c not in skip]
-    lines = ["| | " + " | ".join(df["method"]) + " |", "|---" * (len(df) + 1) + "|"]
-    for column in rows:
-        lines.append(f"| {column} | " + " | ".join(_cell(df, r, column) for _, r in df.iterrows()) + " |")
-    return "\n".join(lines)
+    """The table as a few narrow Markdown tables, one row per method, numbers rounded (report.formatting) with
+    their standard errors; dollar amounts stay text (money_markdown). Columns absent from `df` are left out."""
+    blocks = []
+    for title, columns in MARKDOWN_SECTIONS:
+        shown = [(c, name) for c, name in columns if c in df.columns]
+        if not shown:
+            continue
+        lines = [f"**{title}**", "", "| Method | " + " | ".join(name for _, name in shown) + " |",
+                 "|---" * (len(shown) + 1) + "|"]
+        for _, row in df.iterrows():
+            lines.append(f"| {row['method']} | " + " | ".join(_cell(df, row, c) for c, _ in shown) + " |")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
 
 
 def as_csv(df: pd.DataFrame) -> str:

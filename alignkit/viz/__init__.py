@@ -8,11 +8,11 @@ from typing import Any
 
 from alignkit.viz.live import LivePlot, plotly_bundle, resolve_backend, show
 from alignkit.viz.png import to_png
-from alignkit.viz.static import (bar_plot, ema, line_plot, live_figure, points_with_errors, scatter_with_envelope,
-                                 upper_envelope)
+from alignkit.viz.static import (bar_plot, ema, labeled_scatter, line_plot, live_figure, place_labels,
+                                 scatter_with_envelope, upper_envelope)
 
 __all__ = ["LivePlot", "LivePlotCallback", "resolve_backend", "plotly_bundle", "show", "to_png", "ema", "line_plot",
-           "scatter_with_envelope", "upper_envelope", "bar_plot", "live_figure", "points_with_errors"]
+           "scatter_with_envelope", "upper_envelope", "bar_plot", "live_figure", "labeled_scatter", "place_labels"]
 
 
 def __getattr__(name: str) -> Any:

@@ -168,7 +168,27 @@ def _scatter(ax, trace: dict, color: Any, previous_y: list | None) -> tuple[list
     xerr, yerr = _errors(trace.get("error_x"), x), _errors(trace.get("error_y"), y)
     if xerr is not None or yerr is not None:
         ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt="none", ecolor=style["color"], elinewidth=1, capsize=3)
+    if "text" in mode:
+        _point_labels(ax, x, y, trace)
     return y, artist
+
+
+def _point_labels(ax, x: list, y: list, trace: dict) -> None:
+    """A "markers+text" trace's labels, at its textposition ("top center", "middle right", ...)."""
+    texts = trace.get("text")
+    texts = [texts] * len(x) if isinstance(texts, str) else _values(texts)
+    positions = trace.get("textposition") or "middle center"
+    positions = [positions] * len(x) if isinstance(positions, str) else _values(positions)
+    for i, (xi, yi) in enumerate(zip(x, y)):
+        if i >= len(texts) or texts[i] is None:
+            continue
+        where = str(positions[i] if i < len(positions) else "middle center").split()
+        vertical, horizontal = (where + ["center"])[:2] if len(where) == 2 else ("middle", where[0])
+        dx = {"left": -6, "right": 6}.get(horizontal, 0)
+        dy = {"top": 6, "bottom": -6}.get(vertical, 0)
+        ax.annotate(_text(texts[i]), (xi, yi), xytext=(dx, dy), textcoords="offset points", fontsize=10 * PT,
+                    ha={"left": "right", "right": "left"}.get(horizontal, "center"),
+                    va={"top": "bottom", "bottom": "top"}.get(vertical, "center"))
 
 
 def _bars(ax, bars: list[tuple[dict, Any]], layout: dict) -> list:

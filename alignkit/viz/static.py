@@ -17,7 +17,8 @@ import plotly.graph_objects as go
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["ema", "live_figure", "line_plot", "upper_envelope", "scatter_with_envelope", "bar_plot", "points_with_errors"]
+__all__ = ["ema", "live_figure", "line_plot", "upper_envelope", "scatter_with_envelope", "bar_plot", "labeled_scatter",
+           "place_labels"]
 
 _PALETTE = plotly.colors.qualitative.Plotly
 _HEALTHY_FILL = "rgba(46, 160, 67, 0.13)"
@@ -50,6 +51,19 @@ def _panel_title(panel: str, ys: Sequence[float], band: tuple[float, float] | No
         else:
             text += f" <span style='color:#2e7d32'>(healthy {lo:g}–{hi:g})</span>"
     return text
+
+
+GUIDANCE_CHARS = 95  # a guidance line wraps here: 12 px text fits a 700 px figure (the static PNG) and the output area
+
+
+def _guidance_lines(panel: str, text: str) -> list[str]:
+    """'<b>panel</b>: guidance', wrapped into lines short enough to stay inside the figure."""
+    import textwrap
+
+    lines = textwrap.wrap(f"{panel}: {text}", GUIDANCE_CHARS) or [f"{panel}:"]
+    first = lines[0]
+    head = f"<b>{html.escape(panel)}</b>{html.escape(first[len(panel):])}" if first.startswith(panel) else html.escape(first)
+    return [head] + [f"&nbsp;&nbsp;{html.escape(line)}" for line in lines[1:]]
 
 
 def live_figure(
@@ -90,7 +104,7 @@ def live_figure(
             fig.add_hrect(y0=lo, y1=hi, row=row, col=col, fillcolor=_HEALTHY_FILL, line_width=0, layer="below")
         if i + cols >= len(names):  # no panel below this one
             fig.update_xaxes(title_text="step", row=row, col=col)
-    notes = [f"<b>{html.escape(panels[n])}</b>: {html.escape(guidance[n])}" for n in names if n in guidance]
+    notes = [line for n in names if n in guidance for line in _guidance_lines(panels[n], guidance[n])]
     bottom = 60 + 18 * len(notes)
     if notes:
         fig.add_annotation(text="<br>".join(notes), xref="paper", yref="paper", x=0, y=0, xanchor="left",
@@ -164,23 +178,6 @@ def scatter_with_envelope(df: pd.DataFrame, x: str, y: str, group: str | None = 
     return _finish(fig, title, x, y, group)
 
 
-def points_with_errors(df: pd.DataFrame, x: str, y: str, label: str = "model", *, title: str | None = None,
-                       x_title: str | None = None, y_title: str | None = None) -> go.Figure:
-    """One labelled point per row with ± 1 SE bars from columns `x_se` and `y_se` (rows with a NaN skipped):
-    e.g. `measure.stats.harm_help_points(...)` on helpfulness against harmlessness."""
-    _check_columns(df, x, y, label, f"{x}_se", f"{y}_se")
-    fig = go.Figure()
-    for _, row in df.iterrows():
-        if row[x] != row[x] or row[y] != row[y]:  # NaN: not measured
-            continue
-        fig.add_trace(go.Scatter(x=[float(row[x])], y=[float(row[y])], mode="markers+text", text=[str(row[label])],
-                                 textposition="top center", name=str(row[label]),
-                                 error_x={"type": "data", "array": [float(row[f"{x}_se"])]},
-                                 error_y={"type": "data", "array": [float(row[f"{y}_se"])]}))
-    fig.update_layout(title=title, xaxis_title=x_title or x, yaxis_title=y_title or y, showlegend=False, height=420)
-    return fig
-
-
 def bar_plot(df: pd.DataFrame, x: str, y: str, color: str | None = None, *, title: str | None = None) -> go.Figure:
     """Bars of `y` per `x`, grouped side by side by `color`, each labelled with its value."""
     _check_columns(df, x, y, color)
@@ -190,3 +187,71 @@ def bar_plot(df: pd.DataFrame, x: str, y: str, color: str | None = None, *, titl
                              texttemplate="%{y:.3g}", textposition="outside"))
     fig.update_layout(barmode="group")
     return _finish(fig, title, x, y, color)
+
+
+# Where a point's label may go, in order of preference: (plotly textposition, x offset, y offset) in label units.
+_LABEL_SLOTS = (("top center", 0.0, 1.0), ("bottom center", 0.0, -1.0), ("middle right", 0.6, 0.0),
+                ("middle left", -0.6, 0.0), ("top right", 0.6, 1.0), ("bottom right", 0.6, -1.0),
+                ("top left", -0.6, 1.0), ("bottom left", -0.6, -1.0))
+
+
+def _padded(values: Sequence[float], errors: Sequence[float], share: float) -> tuple[float, float]:
+    lo = min(v - e for v, e in zip(values, errors))
+    hi = max(v + e for v, e in zip(values, errors))
+    pad = (hi - lo or abs(hi) or 1.0) * share
+    return lo - pad, hi + pad
+
+
+def place_labels(xs: Sequence[float], ys: Sequence[float], labels: Sequence[str], x_range: tuple[float, float],
+                 y_range: tuple[float, float], width_px: float, height_px: float) -> list[str]:
+    """A plotly textposition per point so that no two labels (about 7 px a character, 16 px high) overlap
+    each other or a point, and none leaves the plot: greedy, points from the top of the plot down."""
+    px_x = width_px / (x_range[1] - x_range[0])
+    px_y = height_px / (y_range[1] - y_range[0])
+    points = [((x - x_range[0]) * px_x, (y - y_range[0]) * px_y) for x, y in zip(xs, ys)]
+    boxes: list[tuple[float, float, float, float]] = [(px - 5, py - 5, px + 5, py + 5) for px, py in points]
+    chosen = [""] * len(points)
+    for i in sorted(range(len(points)), key=lambda k: -points[k][1]):
+        px, py = points[i]
+        w, h = 7 * len(str(labels[i])) + 4, 16
+        best = None
+        for slot, dx, dy in _LABEL_SLOTS:
+            cx = px + dx * (w / 2 + 8) / 0.6 if dx else px
+            cy = py + dy * (h / 2 + 8)
+            box = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
+            inside = box[0] >= 0 and box[2] <= width_px and box[1] >= 0 and box[3] <= height_px
+            clashes = sum(1 for b in boxes if box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3])
+            score = clashes * 10 + (0 if inside else 5)
+            if best is None or score < best[0]:
+                best = (score, slot, box)
+            if score == 0:
+                break
+        chosen[i] = best[1]
+        boxes.append(best[2])
+    return chosen
+
+
+def labeled_scatter(df: pd.DataFrame, x: str, y: str, label: str, *, x_se: str | None = None, y_se: str | None = None,
+                    title: str | None = None, x_title: str | None = None, y_title: str | None = None,
+                    height: int = 460, width: int = 760) -> go.Figure:
+    """One labeled point per row (± its standard errors), labels placed so they neither overlap nor leave the
+    plot (place_labels), axes padded to hold them. Rows with NaN in x or y are left out."""
+    rows = df[(df[x] == df[x]) & (df[y] == df[y])]
+    xs, ys = [float(v) for v in rows[x]], [float(v) for v in rows[y]]
+    ex = [float(v) if v == v else 0.0 for v in rows[x_se]] if x_se else [0.0] * len(xs)
+    ey = [float(v) if v == v else 0.0 for v in rows[y_se]] if y_se else [0.0] * len(ys)
+    names = [str(v) for v in rows[label]]
+    x_range, y_range = _padded(xs, ex, 0.18), _padded(ys, ey, 0.15)
+    margin = {"l": 70, "r": 30, "t": 60 if title else 30, "b": 60}
+    slots = place_labels(xs, ys, names, x_range, y_range, width - margin["l"] - margin["r"],
+                         height - margin["t"] - margin["b"])
+    fig = go.Figure()
+    for i, name in enumerate(names):
+        fig.add_trace(go.Scatter(x=[xs[i]], y=[ys[i]], mode="markers+text", text=[name], textposition=slots[i],
+                                 name=name, marker={"size": 9, "color": _PALETTE[i % len(_PALETTE)]},
+                                 error_x={"type": "data", "array": [ex[i]], "thickness": 1},
+                                 error_y={"type": "data", "array": [ey[i]], "thickness": 1}))
+    fig.update_layout(title=title, template="plotly_white", showlegend=False, height=height, width=width,
+                      margin=margin, xaxis={"title": x_title or x, "range": list(x_range)},
+                      yaxis={"title": y_title or y, "range": list(y_range)})
+    return fig

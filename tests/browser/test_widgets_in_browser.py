@@ -111,6 +111,7 @@ class NotebookPage:
             if first.startswith("# browser: "):
                 self.index[first[len("# browser: "):]] = i
         self.errors: list[str] = []
+        self.ran: set[str] = set()
         page.on("pageerror", lambda err: self.errors.append(str(err)))
 
     def open(self) -> None:
@@ -261,3 +262,98 @@ def test_static_quiz_fallback(notebook):
     expect(out.locator("details").first).to_have_attribute("open", "")
     notebook.shot("static quiz", "static-quiz")
     assert not notebook.errors, f"JavaScript errors on the page: {notebook.errors}"
+
+
+# --- layout: options that never overlap, dollars that stay text, predictions that wait ---------------------
+
+# Per option group (a radio group of the quiz or a prediction, or a multiple-choice question's rows): the box
+# of each option's rendered text (a Range over the label, so text that overflows its row counts) and whether
+# two of them intersect. Returns [groups measured, options measured, [overlap descriptions]].
+_OVERLAPS_JS = """(root) => {
+    const textBox = (el) => { const r = document.createRange(); r.selectNodeContents(el); return r.getBoundingClientRect(); };
+    const groups = [];
+    root.querySelectorAll('.alignkit-choices').forEach(g => groups.push([...g.querySelectorAll('.widget-radio-box label')]));
+    const rowParents = new Set([...root.querySelectorAll('.alignkit-choices-row')].map(r => r.parentElement));
+    rowParents.forEach(p => groups.push([...p.children].filter(c => c.classList.contains('alignkit-choices-row'))));
+    const bad = []; let options = 0;
+    for (const group of groups) {
+        const boxes = group.map(el => [el, textBox(el), el.getBoundingClientRect()]);
+        options += boxes.length;
+        for (let i = 0; i < boxes.length; i++) {
+            const [el, t, own] = boxes[i];
+            if (t.bottom > own.bottom + 1.5 || t.top < own.top - 1.5) bad.push('text outside its row: ' + el.innerText.slice(0, 60));
+            for (let j = i + 1; j < boxes.length; j++) {
+                const u = boxes[j][1];
+                const dy = Math.min(t.bottom, u.bottom) - Math.max(t.top, u.top);
+                const dx = Math.min(t.right, u.right) - Math.max(t.left, u.left);
+                if (dy > 1 && dx > 1) bad.push(el.innerText.slice(0, 50) + ' / ' + boxes[j][0].innerText.slice(0, 50));
+            }
+        }
+    }
+    return [groups.length, options, bad];
+}"""
+
+
+@pytest.mark.parametrize("width", [1024, 1280])
+def test_no_two_quiz_options_overlap_in_any_chapter(notebook, width):
+    expect = _expect()
+    if "every quiz" not in notebook.ran:
+        notebook.run("every quiz")
+        notebook.ran.add("every quiz")
+    out = notebook.output("every quiz")
+    banks = sorted(p.stem for p in (REPO / "quizzes").glob("[0-9][0-9]_*.yaml"))
+    expect(out.get_by_text(re.compile(r"^Quiz: ")).nth(len(banks) - 1)).to_be_visible()
+    notebook.page.set_viewport_size({"width": width, "height": 2400})
+    if notebook.server.kind == "classic":  # the classic notebook folds a long output into a scrolled box
+        notebook.page.evaluate("(i) => Jupyter.notebook.get_cell(i).output_area.unscroll_area()",
+                               notebook.index["every quiz"])
+    try:
+        time.sleep(1.0)  # the front end lays the cells out again
+        groups, options, bad = out.evaluate(_OVERLAPS_JS)
+        singles = sum(1 for c in banks for q in load_chapter(c, REPO / "quizzes").questions if q.type == "single")
+        predictions = sum(len(load_chapter(c, REPO / "quizzes").predictions) for c in banks)
+        assert groups >= singles + predictions and options > 100, (groups, options)
+        assert not bad, f"{len(bad)} overlapping option(s) at {width} px, e.g. {bad[:5]}"
+        for chapter in ("04_ppo_rlhf", "08_capstone"):
+            heading = out.get_by_text(re.compile(r"^Quiz: ")).nth(banks.index(chapter))
+            box = heading.locator("xpath=ancestor::div[contains(concat(' ', @class, ' '), ' widget-vbox ')][1]").first
+            box.evaluate("el => el.scrollIntoView({block: 'start'})")
+            time.sleep(0.3)
+            r = box.bounding_box()
+            clip = {"x": r["x"], "y": max(0, r["y"]), "width": r["width"], "height": min(r["height"], 2400 - max(0, r["y"]))}
+            notebook.page.screenshot(path=str(notebook.artifacts / f"quiz-{chapter}-{width}px.png"), clip=clip)
+    finally:
+        notebook.page.set_viewport_size({"width": 1280, "height": 2400})
+
+
+def test_method_table_dollars_stay_text(notebook):
+    expect = _expect()
+    notebook.run("method table")
+    out = notebook.output("method table")
+    expect(out.get_by_text(re.compile(r"\$14,343")).first).to_be_visible()
+    assert out.locator("mjx-container, .MathJax, .MathJax_Preview, .MathJax_Display, script[type^='math/tex']").count() == 0
+    text = out.inner_text()
+    assert "$14,343–143,430 human" in text and "$1,190–11,900 human" in text
+    assert "label_cost" not in text and "peak_bytes" not in text  # columns named in words
+    width = out.locator("table").evaluate_all("ts => Math.max(...ts.map(t => t.getBoundingClientRect().width))")
+    notebook.shot("method table", "method-table")
+    print(f"widest method table: {width:.0f} px")
+
+
+def test_run_all_asks_for_the_prediction_before_the_reveal_shows_the_outcome(notebook):
+    expect = _expect()
+    notebook.run("predict")
+    notebook.run("reveal")  # run straight after, as Run All does: nothing was predicted yet
+    reveal = notebook.output("reveal")
+    expect(reveal.get_by_text(re.compile("Record your prediction above first"))).to_be_visible()
+    assert "150 of 200" not in reveal.inner_text() and "flattering answer, clearly" not in reveal.inner_text()
+    notebook.shot("reveal", "reveal-waiting")
+    predict = notebook.output("predict")
+    predict.locator("label", has_text="a) The plain answer").first.click()
+    predict.get_by_role("button", name="Record prediction").click()
+    expect(reveal.get_by_text(re.compile("Your prediction:"))).to_be_visible()
+    expect(reveal.get_by_text(re.compile("150 of 200"))).to_be_visible()
+    assert reveal.get_by_role("button", name="Show the outcome without predicting").is_hidden()
+    assert "<alignkit prediction" not in predict.inner_text() and "Revealed(" not in reveal.inner_text()
+    notebook.shot("predict", "predict-recorded")
+    notebook.shot("reveal", "reveal-after-prediction")
