@@ -1,4 +1,5 @@
-"""Hostile and clumsy inputs (issue 27): each case is named by its id in the issue.
+"""Hostile and clumsy inputs, each case named by its id in the list of cases tried (F, G, S, C, E, M, R, N: high and
+medium; L: low; X: a second pass).
 
 F02, G36, F10, S08, C08, E03, M01, R03, N02, N03: the high and medium cases; L01-L30: the low ones
 (one error line instead of a traceback); X..: a second pass of our own.

@@ -47,7 +47,7 @@ def test_paired_and_unpaired_differences_differ_only_in_their_standard_error():
     a = _frame([0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
     b = _frame([0.45, 0.55, 0.65, 0.75, 0.85, 0.9])  # close to a, prompt by prompt
     paired = paired_difference(a, b, "gold_reward")
-    summary = lambda df: {"gold_reward": stats.mean_and_se(df.gold)[0],  # noqa: E731
+    summary = lambda df: {"gold_reward": stats.mean_and_se(df.gold)[0],  # noqa: E731 - a one-line summary, local to this test
                           "gold_reward_se": stats.mean_and_se(df.gold)[1]}
     unpaired = stats.unpaired_difference(summary(a), summary(b), "gold_reward")
     assert paired["difference"] == pytest.approx(unpaired["difference"], abs=1e-4)

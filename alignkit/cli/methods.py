@@ -20,11 +20,11 @@ def _check_sources(args: argparse.Namespace) -> None:
     that never measured them."""
     from alignkit import zoo
     from alignkit.infra.paths import NO_COURSE_DATA, has_course_data
-    from alignkit.zoo.store import _missing_zoo
+    from alignkit.zoo.store import missing_zoo
 
     if args.root is None and args.results is None and not os.environ.get("ALIGNKIT_ZOO") and not has_course_data():
         raise AlignkitError(NO_COURSE_DATA.format(missing="its data/ folder"))
-    if problem := _missing_zoo(args.root):
+    if problem := missing_zoo(args.root):
         raise AlignkitError(problem)
     if args.results is not None and not Path(args.results).is_dir():
         raise AlignkitError(f"--results {args.results} is not a directory; pass the course's data/results "

@@ -5,7 +5,7 @@ import argparse
 
 from alignkit import zoo
 from alignkit.infra.errors import AlignkitError
-from alignkit.zoo.store import _missing_zoo
+from alignkit.zoo.store import missing_zoo
 
 __all__ = ["add_arguments", "run"]
 
@@ -33,7 +33,7 @@ def _table(rows: list[list[str]]) -> str:
 def _require_zoo(root) -> None:
     """A zoo directory that is not there (a typo, ALIGNKIT_ZOO, an install without the data) is an error,
     never "the zoo is empty"."""
-    if problem := _missing_zoo(root):
+    if problem := missing_zoo(root):
         raise AlignkitError(problem)
 
 

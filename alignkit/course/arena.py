@@ -14,7 +14,8 @@ differs is preferred, and the least-shown pair of models wins ties, so every pai
 Pairs with different gold come first, then those with equal gold; `arena.counts` says how many of each (and
 how many prompts were left out). Pairs and left/right are drawn up front from random.Random(seed), so a new
 Arena with the same annotator, seed, models and prompts resumes where the last one stopped. An Arena is a
-VotingSession over more than two models: votes go to the same file, one fsynced line each (alignkit.infra.storage), in the same format, and the widget, feedback and errors are its.
+VotingSession over more than two models: votes go to the same file, one fsynced line each
+(alignkit.infra.storage), in the same format, and the widget, feedback and errors are its.
 """
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """The statistics every chapter reports: a mean with its standard error, differences with one verdict rule,
-"mean ± SE" tables, the results files, and the harmlessness-helpfulness plane (DESIGN §2.2).
+"mean ± SE" tables, the results files, and the harmlessness-helpfulness plane. A comparison says "A higher"
+only where the difference clears two standard errors; otherwise "within noise".
 
     mean_and_se(values)                          -> (mean, se)          independent values (one per prompt)
     clustered_mean_and_se(values, prompts)       -> (mean, se)          several values per prompt

@@ -299,7 +299,7 @@ def _live_widgets(mode: str) -> bool:
     if not in_kernel() or _resolve_mode(mode) != "widget":
         return False
     try:
-        import ipywidgets  # noqa: F401
+        import ipywidgets  # noqa: F401 - imported only to learn whether it is installed
     except ImportError:
         return False
     return True

@@ -40,6 +40,7 @@ __all__ = [
     "load",
     "verify",
     "update_metrics",
+    "missing_zoo",
 ]
 
 FORMATS = ("document", "chat")  # what the model was trained on: raw documents or the chat format
@@ -112,7 +113,7 @@ def names(root: str | Path | None = None) -> list[str]:
     return sorted(read_manifest(root))
 
 
-def _missing_zoo(root: str | Path | None) -> str | None:
+def missing_zoo(root: str | Path | None) -> str | None:
     """Why there is no zoo where we look, said with the path and the fix (never "rebuild into site-packages")."""
     where = zoo_root(root)
     if where.is_dir():
@@ -130,7 +131,7 @@ def info(name: str, root: str | Path | None = None) -> dict:
     """The manifest entry of `name`."""
     manifest = read_manifest(root)
     if name not in manifest:
-        if problem := _missing_zoo(root):
+        if problem := missing_zoo(root):
             raise CheckpointError(problem)
         known = ", ".join(sorted(manifest)) or "none yet"
         raise CheckpointError(
