@@ -6,7 +6,7 @@ import copy
 from alignkit.methods.dpo import DPOSettings, train_dpo
 from alignkit.experiments.common import every
 from alignkit.experiments.frontier import best_gold_within
-from alignkit.methods.ppo import PPOConfig
+from alignkit.methods.ppo import PPOSettings
 from alignkit.methods.ppo_train import ppo_models, train_ppo
 from alignkit.methods.reward import reward_model_from_sft
 
@@ -24,7 +24,7 @@ def test_every_runs_the_action_on_every_nth_step():
 def test_the_same_hook_runs_in_the_ppo_loop_and_in_a_trl_trainer(tiny_lm, small_tokenizer):
     ppo_steps, dpo_steps = [], []
     models = ppo_models(tiny_lm, reward_model_from_sft(tiny_lm, small_tokenizer))
-    config = PPOConfig(batch_size=4, minibatch_size=2, max_new_tokens=4)
+    config = PPOSettings(batch_size=4, minibatch_size=2, max_new_tokens=4)
     train_ppo(*models, small_tokenizer, [r["prompt"] for r in ROWS], config, steps=2, on_step=ppo_steps.append)
     train_dpo(copy.deepcopy(tiny_lm), copy.deepcopy(tiny_lm), small_tokenizer, ROWS, DPOSettings(batch_size=4),
               on_step=dpo_steps.append)

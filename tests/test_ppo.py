@@ -9,7 +9,7 @@ import torch
 
 from alignkit.course.check import cases_for
 from alignkit.core.logprobs import exact_kl_per_token
-from alignkit.methods.ppo import (AdaptiveKLController, FixedKLController, PPOConfig, compute_gae, gae_advantages,
+from alignkit.methods.ppo import (AdaptiveKLController, FixedKLController, PPOSettings, compute_gae, gae_advantages,
                           kl_controller, kl_penalized_rewards, per_token_kl, ppo_loss, scores_with_eos_penalty,
                           value_loss, whiten)
 from alignkit.methods.ppo_train import (ValueModel, compare_memory, lora_policy, ppo_models, response_logits, rollout,
@@ -28,7 +28,7 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-TINY_PPO = PPOConfig(batch_size=4, minibatch_size=2, ppo_epochs=2, learning_rate=1e-3, max_new_tokens=5)
+TINY_PPO = PPOSettings(batch_size=4, minibatch_size=2, ppo_epochs=2, learning_rate=1e-3, max_new_tokens=5)
 
 # --- KL estimators on Gaussians (Schulman, "Approximating KL Divergence") ----------------------
 # Schulman samples x ~ q and estimates KL(q || p) with r = p(x) / q(x). In alignkit's terms q is the
@@ -183,14 +183,14 @@ def test_adaptive_kl_controller_moves_beta_toward_the_target():
     fixed = FixedKLController(0.1)
     fixed.update(600.0, 100)
     assert fixed.value == 0.1
-    assert isinstance(kl_controller(replace(PPOConfig(), target_kl=6.0)), AdaptiveKLController)
+    assert isinstance(kl_controller(replace(PPOSettings(), target_kl=6.0)), AdaptiveKLController)
 
 
 def test_config_refuses_bad_settings():
     with pytest.raises(ValueError, match="kl_estimator"):
-        PPOConfig(kl_estimator="k4")
+        PPOSettings(kl_estimator="k4")
     with pytest.raises(ValueError, match="multiple"):
-        PPOConfig(batch_size=10, minibatch_size=4)
+        PPOSettings(batch_size=10, minibatch_size=4)
 
 
 # --- the models and the loop on tiny models --------------------------------------------------

@@ -4,7 +4,7 @@ import math
 
 import torch
 
-from alignkit.methods.pretrain import PretrainConfig, next_token_loss, pack_documents, train_lm
+from alignkit.methods.pretrain import PretrainSettings, next_token_loss, pack_documents, train_lm
 from conftest import TINY
 
 
@@ -47,7 +47,7 @@ def test_train_lm_lowers_the_loss_and_logs_each_step(tiny_lm, small_tokenizer, s
         def log(self, step, **values):
             logged.append((step, values["loss"]))
 
-    config = PretrainConfig(model=TINY, batch_size=8, epochs=40 * 8 / len(blocks), warmup_steps=5)
+    config = PretrainSettings(model=TINY, batch_size=8, epochs=40 * 8 / len(blocks), warmup_steps=5)
     log = train_lm(tiny_lm, blocks, config, plot=Recorder())
     assert len(log) == len(logged) == 40
     assert sum(r["loss"] for r in log[-5:]) / 5 < log[0]["loss"] - 1.0

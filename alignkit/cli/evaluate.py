@@ -10,7 +10,7 @@ import json
 from dataclasses import replace
 
 from alignkit.infra.errors import AlignkitError
-from alignkit.measure.evaluate import METRICS, REPORTING, EvalConfig, evaluate, paired_difference
+from alignkit.measure.evaluate import METRICS, REPORTING, EvalSettings, evaluate, paired_difference
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -85,10 +85,10 @@ def run(args: argparse.Namespace) -> int:
             other, other_tokenizer = _load(name, flag)
             _check_same_vocabulary(name, flag, model, tokenizer, other, other_tokenizer)
             ref, rm = (other, rm) if flag == "--ref" else (ref, other)
-    sampling = replace(EvalConfig().sampling, seed=args.seed)
+    sampling = replace(EvalSettings().sampling, seed=args.seed)
     if args.temperature is not None:
         sampling = replace(sampling, temperature=args.temperature)
-    config = EvalConfig(sampling=sampling, prompt_format=prompt_format(args.model, args.format),
+    config = EvalSettings(sampling=sampling, prompt_format=prompt_format(args.model, args.format),
                         max_prompts=args.max_prompts, samples_per_prompt=args.samples, split=args.split)
     summary, df = evaluate(model, tokenizer, ref_model=ref, reward_model=rm, config=config)
     summary = {"model": args.model, "prompt_format": config.prompt_format, "split": args.split} | summary

@@ -26,11 +26,11 @@ import pandas as pd
 from alignkit import quiz
 from alignkit.infra.errors import AlignkitError
 from alignkit.measure.evaluate import _mean_and_se
-from alignkit.core.generation import SampleConfig
+from alignkit.core.generation import SampleSettings
 from alignkit.course.widgets import (VotingSession, _check_prompts, _is_preference, _prompt_format, _responses,
                               _score_table, read_votes, session_id)
 from alignkit.world import load_world
-from alignkit.world.labelers import Labeler, LabelerConfig
+from alignkit.world.labelers import Labeler, LabelerSettings
 from alignkit.world.oracle import score
 
 __all__ = ["Arena", "simulated_votes", "win_rates", "bradley_terry", "gold_ranking", "agreement_with_gold"]
@@ -68,7 +68,7 @@ class Arena(VotingSession):
 
     # Not VotingSession.__init__ (it answers with two models): these are the attributes its methods read.
     def __init__(self, prompts, models: Any, *, votes_path=None, annotator: str | None = None, seed: int = 0,
-                 sampling: SampleConfig | None = None, formats: dict[str, str] | None = None):
+                 sampling: SampleSettings | None = None, formats: dict[str, str] | None = None):
         models = _named_models(models)
         self.prompts, self.names = _check_prompts(prompts), tuple(models)
         self.votes_path = quiz.alignkit_home() / "votes.jsonl" if votes_path is None else Path(votes_path)
@@ -127,7 +127,7 @@ class Arena(VotingSession):
         return "\n".join(lines)
 
 
-def simulated_votes(arena: Arena, labeler: LabelerConfig = LabelerConfig()) -> list[dict]:
+def simulated_votes(arena: Arena, labeler: LabelerSettings = LabelerSettings()) -> list[dict]:
     """Cast every remaining vote of `arena` with a simulated labeler (not a person): Labeler.compare on the pair.
 
     The rows name the labeler as annotator ("simulated-labeler-SEED"). Identical responses are a tie.

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from alignkit.experiments.common import held_out_point, run_parallel
-from alignkit.methods.ppo import PPOConfig
+from alignkit.methods.ppo import PPOSettings
 from alignkit.core.profiles import setup
 from alignkit.zoo.recipes import PPO_STEPS, train_ppo_checkpoint
 
@@ -32,4 +32,4 @@ def ppo_run(kl_coef: float, seed: int, steps: int = PPO_STEPS) -> dict:
 def ppo_sweep(kl_coefs: list[float], seeds: list[int], steps: int = PPO_STEPS, jobs: int = 2) -> dict:
     """One PPO run per (kl_coef, seed), `jobs` at a time."""
     runs = run_parallel(ppo_run, [(k, s, steps) for k in kl_coefs for s in seeds], jobs)
-    return {"config": asdict(PPOConfig()), "steps": steps, "runs": runs}
+    return {"config": asdict(PPOSettings()), "steps": steps, "runs": runs}

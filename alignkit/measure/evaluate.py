@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 
 from alignkit.infra.errors import AlignkitError
-from alignkit.core.generation import SampleConfig, reward_scores, sample, sequence_kl
+from alignkit.core.generation import SampleSettings, reward_scores, sample, sequence_kl
 from alignkit.world import find_task, load_world
 from alignkit.world.files import read_jsonl
 from alignkit.world.oracle import BENIGN, score
@@ -25,8 +25,8 @@ PROMPT_FILES = {"test": "prompts_heldout.jsonl", "validation": "prompts_validati
 
 
 @dataclass(frozen=True)
-class EvalConfig:
-    sampling: SampleConfig = field(default_factory=SampleConfig)
+class EvalSettings:
+    sampling: SampleSettings = field(default_factory=SampleSettings)
     prompt_format: str = "chat"  # "chat" for fine-tuned models; "document" for a base model
     max_prompts: int | None = None  # evaluate on the first N prompts only (quick looks)
     samples_per_prompt: int = 1  # responses per prompt, sampling seeds seed, seed + 1, ...
@@ -35,7 +35,7 @@ class EvalConfig:
 
 # What the zoo, `alignkit eval` and data/results report: four responses per prompt halve the sampling noise,
 # which on one response per prompt (a gold spread of about 0.011) was as large as differences the course reads.
-REPORTING = EvalConfig(samples_per_prompt=4)
+REPORTING = EvalSettings(samples_per_prompt=4)
 
 
 def prompts_for(split: str = "test") -> list[str]:
@@ -144,7 +144,7 @@ def cloze_accuracy(model, tokenizer, rows: list[dict] | None = None, batch_size:
             "heldout_cloze_accuracy": round(sum(heldout) / max(1, len(heldout)), 4)}
 
 
-def evaluate(model, tokenizer, *, ref_model=None, reward_model=None, config: EvalConfig = EvalConfig(),
+def evaluate(model, tokenizer, *, ref_model=None, reward_model=None, config: EvalSettings = EvalSettings(),
              prompts: list[str] | None = None, cloze: bool = True) -> tuple[dict, pd.DataFrame]:
     """Generate on the split's prompts and measure. Returns (summary, per-response DataFrame)."""
     prompts = prompts if prompts is not None else prompts_for(config.split)[: config.max_prompts]

@@ -15,11 +15,11 @@ from dataclasses import dataclass, replace
 import torch
 
 from alignkit.infra.errors import AlignkitError
-from alignkit.core.generation import SampleConfig, sample
+from alignkit.core.generation import SampleSettings, sample
 from alignkit.core.lora import LoraSettings
 from alignkit.methods.preferences import DEFAULT_BETA
 from alignkit.core.trl_driver import StepHook, run_trainer, trainer_kwargs
-from alignkit.world.labelers import Labeler, LabelerConfig
+from alignkit.world.labelers import Labeler, LabelerSettings
 
 __all__ = [
     "KTOBatchSizeError",
@@ -81,8 +81,8 @@ def unpaired_rows(pref_rows: list[dict]) -> list[dict]:
     return out
 
 
-def one_output_rows(model, tokenizer, prompts: list[str], labeler: LabelerConfig = LabelerConfig(), seed: int = 0,
-                    sampling: SampleConfig = SampleConfig(temperature=1.0)) -> list[dict]:
+def one_output_rows(model, tokenizer, prompts: list[str], labeler: LabelerSettings = LabelerSettings(), seed: int = 0,
+                    sampling: SampleSettings = SampleSettings(temperature=1.0)) -> list[dict]:
     """One sampled response per prompt, thumbs up or down from a simulated labeler: no pairs ever formed.
 
     Rows are prompt/completion/label (plus the annotator), as `Labeler.thumbs` returns them.

@@ -20,7 +20,7 @@ import torch
 from alignkit.core.logprobs import kl_k1, kl_k2, kl_k3
 
 __all__ = [
-    "PPOConfig",
+    "PPOSettings",
     "KL_ESTIMATORS",
     "masked_mean",
     "whiten",
@@ -41,7 +41,7 @@ KL_ESTIMATORS = ("k1", "k2", "k3", "exact")
 
 
 @dataclass(frozen=True)
-class PPOConfig:
+class PPOSettings:
     """PPO-RLHF settings; the defaults run on a CPU with the toy zoo (vary them with dataclasses.replace)."""
 
     # Defaults measured on the toy zoo (sft policy, rm reward model), 1 CPU thread, ~3-6 s per step:
@@ -229,7 +229,7 @@ class AdaptiveKLController:
         self.value *= 1.0 + proportional_error * n_steps / self.horizon
 
 
-def kl_controller(config: PPOConfig) -> FixedKLController | AdaptiveKLController:
+def kl_controller(config: PPOSettings) -> FixedKLController | AdaptiveKLController:
     """Adaptive when `config.target_kl` is set, else fixed at `config.kl_coef`."""
     if config.target_kl is None:
         return FixedKLController(config.kl_coef)

@@ -1,7 +1,7 @@
 """PPO-RLHF, the shell: four models, rollouts, the visible training loop.
 
     policy, ref_model, reward_model, value_model = ppo_models(sft_model, reward_model)
-    log = train_ppo(policy, ref_model, reward_model, value_model, tokenizer, prompts, PPOConfig(), steps=20)
+    log = train_ppo(policy, ref_model, reward_model, value_model, tokenizer, prompts, PPOSettings(), steps=20)
 
 One PPO step = a rollout (sample a response per prompt with the KV cache, then ONE forward pass per
 model for log-probs, reference log-probs, values and the reward model's score) and an update
@@ -21,10 +21,10 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from alignkit.infra.errors import explain_out_of_memory
-from alignkit.core.generation import SampleConfig, reward_scores, sample
+from alignkit.core.generation import SampleSettings, reward_scores, sample
 from alignkit.core.logprobs import exact_kl_per_token, temperature_scaled, token_logprobs
 from alignkit.core.lora import ATTENTION, LoraSettings, inject_adapters, with_adapters
-from alignkit.methods.ppo import (PPOConfig, compute_gae, kl_controller, kl_penalized_rewards, masked_mean, per_token_kl,
+from alignkit.methods.ppo import (PPOSettings, compute_gae, kl_controller, kl_penalized_rewards, masked_mean, per_token_kl,
                           ppo_loss, scores_with_eos_penalty, value_loss, whiten)
 from alignkit.core.trl_driver import StepHook
 from alignkit.world.oracle import gold
@@ -170,10 +170,10 @@ def _reference_logits(policy, ref_model, *args):
 
 
 @torch.no_grad()
-def rollout(policy, ref_model, reward_model, value_model, tokenizer, prompts: list[str], config: PPOConfig,
+def rollout(policy, ref_model, reward_model, value_model, tokenizer, prompts: list[str], config: PPOSettings,
             seed: int = 0) -> Rollout:
     """Sample one response per prompt (batched, KV cache), then one forward pass per model."""
-    sampling = SampleConfig(max_new_tokens=config.max_new_tokens, temperature=config.temperature,
+    sampling = SampleSettings(max_new_tokens=config.max_new_tokens, temperature=config.temperature,
                             batch_size=len(prompts), seed=seed)
     samples = sample(policy, tokenizer, prompts, "chat", sampling)
     ids, mask, width, completion_mask = _pack(samples, tokenizer.pad_token_id)
@@ -194,7 +194,7 @@ def rollout(policy, ref_model, reward_model, value_model, tokenizer, prompts: li
 # --- the update ------------------------------------------------------------------------------
 
 
-def advantages_and_returns(batch: Rollout, kl_coef: float, config: PPOConfig):
+def advantages_and_returns(batch: Rollout, kl_coef: float, config: PPOSettings):
     """Per-token rewards -> GAE -> whitened advantages. Returns (rewards, advantages, returns), each [B, T]."""
     mask = batch.completion_mask
     rewards = kl_penalized_rewards(batch.logprobs, batch.ref_logprobs, batch.scores, mask, kl_coef,
@@ -205,7 +205,7 @@ def advantages_and_returns(batch: Rollout, kl_coef: float, config: PPOConfig):
     return rewards, whiten(advantages, mask), returns
 
 
-def ppo_update(policy, value_model, optimizer, batch: Rollout, advantages, returns, config: PPOConfig,
+def ppo_update(policy, value_model, optimizer, batch: Rollout, advantages, returns, config: PPOSettings,
                generator: torch.Generator) -> dict:
     """`ppo_epochs` passes of shuffled minibatch steps on policy loss + vf_coef * value loss; mean stats."""
     history = []
@@ -238,7 +238,7 @@ def _prompt_batches(prompts: list[str], batch_size: int, seed: int):
 
 
 def train_ppo(policy, ref_model, reward_model, value_model, tokenizer, prompts: list[str],
-              config: PPOConfig = PPOConfig(), steps: int = 10, plot=None, gold_fn=None,
+              config: PPOSettings = PPOSettings(), steps: int = 10, plot=None, gold_fn=None,
               on_step: StepHook | None = None) -> list[dict]:
     """The PPO-RLHF loop: rollout, rewards, GAE, update; one logged dict per step. Trains policy and value model.
 
@@ -258,14 +258,14 @@ def train_ppo(policy, ref_model, reward_model, value_model, tokenizer, prompts: 
     bar = tqdm(range(1, steps + 1), desc="PPO", disable=True if quiet else None)
     for step in bar:
         started = time.perf_counter()
-        with explain_out_of_memory("PPO rollout", f"Lower PPOConfig.batch_size (now {config.batch_size}) "
+        with explain_out_of_memory("PPO rollout", f"Lower PPOSettings.batch_size (now {config.batch_size}) "
                                                   f"or max_new_tokens (now {config.max_new_tokens})."):
             batch = rollout(policy, ref_model, reward_model, value_model, tokenizer, next(batches), config,
                             seed=config.seed * 100_003 + step)  # distinct across steps and seeds
         rolled = time.perf_counter()
         kl_coef = controller.value
         _, advantages, returns = advantages_and_returns(batch, kl_coef, config)
-        with explain_out_of_memory("PPO update", f"Lower PPOConfig.minibatch_size (now {config.minibatch_size})."):
+        with explain_out_of_memory("PPO update", f"Lower PPOSettings.minibatch_size (now {config.minibatch_size})."):
             stats = ppo_update(policy, value_model, optimizer, batch, advantages, returns, config, generator)
         updated = time.perf_counter()
         mask = batch.completion_mask

@@ -15,7 +15,7 @@ from alignkit.core.tokenizer import encode_document, train_tokenizer
 
 
 @dataclass(frozen=True)
-class PretrainConfig:
+class PretrainSettings:
     model: TinyLlamaConfig = field(default_factory=TinyLlamaConfig)
     vocab_size: int = 2048  # BPE merges learned on the corpus; whole world words become single tokens
     block_size: int = 128  # tokens per training sequence (documents are packed end to end)
@@ -45,7 +45,7 @@ def pack_documents(tokenizer, texts: list[str], block_size: int) -> torch.Tensor
     return torch.tensor(ids[: n_blocks * block_size]).view(n_blocks, block_size)
 
 
-def _learning_rate(step: int, total: int, config: PretrainConfig) -> float:
+def _learning_rate(step: int, total: int, config: PretrainSettings) -> float:
     if step < config.warmup_steps:
         return config.learning_rate * (step + 1) / config.warmup_steps
     progress = (step - config.warmup_steps) / max(1, total - config.warmup_steps)
@@ -53,7 +53,7 @@ def _learning_rate(step: int, total: int, config: PretrainConfig) -> float:
     return config.learning_rate * (config.min_lr_ratio + (1 - config.min_lr_ratio) * cosine)
 
 
-def train_lm(model, blocks: torch.Tensor, config: PretrainConfig, plot=None) -> list[dict]:
+def train_lm(model, blocks: torch.Tensor, config: PretrainSettings, plot=None) -> list[dict]:
     """The training loop: sample a batch of blocks, next-token loss, AdamW step. Returns the log.
 
     `plot` is anything with `log(step, **metrics)`, e.g. `alignkit.viz.LivePlot`; without one, a
@@ -71,7 +71,7 @@ def train_lm(model, blocks: torch.Tensor, config: PretrainConfig, plot=None) -> 
         for group in optimizer.param_groups:
             group["lr"] = _learning_rate(step, steps, config)
         batch = blocks[torch.randint(len(blocks), (config.batch_size,), generator=generator)]
-        with explain_out_of_memory("pretraining", f"Lower PretrainConfig.batch_size (now {config.batch_size}) "
+        with explain_out_of_memory("pretraining", f"Lower PretrainSettings.batch_size (now {config.batch_size}) "
                                                   f"or block_size (now {config.block_size})."):
             loss = next_token_loss(model(input_ids=batch.to(device)).logits, batch.to(device))
             optimizer.zero_grad(set_to_none=True)
@@ -87,7 +87,7 @@ def train_lm(model, blocks: torch.Tensor, config: PretrainConfig, plot=None) -> 
     return log
 
 
-def pretrain(config: PretrainConfig = PretrainConfig(), corpus: list[str] | None = None, plot=None):
+def pretrain(config: PretrainSettings = PretrainSettings(), corpus: list[str] | None = None, plot=None):
     """Train a tokenizer and a tiny Llama on the corpus. Returns (model, tokenizer, log)."""
     from alignkit.world import load_world
     from alignkit.world.documents import build_corpus

@@ -16,11 +16,11 @@ import torch
 import torch.nn.functional as F
 
 from alignkit.infra.errors import AlignkitError
-from alignkit.core.generation import SampleConfig, reward_scores, sample
+from alignkit.core.generation import SampleSettings, reward_scores, sample
 from alignkit.core.lora import LoraSettings
 from alignkit.core.trl_driver import StepHook, run_trainer, trainer_kwargs
 from alignkit.world import find_task, load_world
-from alignkit.world.labelers import LabelerConfig, agreement_ceiling, order_free_probability
+from alignkit.world.labelers import LabelerSettings, agreement_ceiling, order_free_probability
 from alignkit.world.oracle import gold, score
 
 __all__ = [
@@ -186,7 +186,7 @@ def oracle_accuracy(reward_model, tokenizer, pairs: list[tuple[str, str, str]]) 
     return _agreement(scores_first, scores_second, gold_prefers_first)
 
 
-def reward_metrics(reward_model, tokenizer, data: dict, labeler: LabelerConfig = LabelerConfig()) -> dict:
+def reward_metrics(reward_model, tokenizer, data: dict, labeler: LabelerSettings = LabelerSettings()) -> dict:
     """Training and held-out accuracy against the labels, the labelers' ceiling, and accuracy against the oracle."""
     ceiling = agreement_ceiling(data["heldout_pairs"], labeler)
     return {"train_accuracy": round(preference_accuracy(reward_model, tokenizer, data["train"][:2000]), 4),
@@ -204,7 +204,7 @@ def _pair_group(prompt: str, backbone_correct: dict[str, bool]) -> str:
     return kind
 
 
-def accuracy_by_kind(reward_model, tokenizer, data: dict, backbone, labeler: LabelerConfig = LabelerConfig()):
+def accuracy_by_kind(reward_model, tokenizer, data: dict, backbone, labeler: LabelerSettings = LabelerSettings()):
     """Per kind of prompt, the RM's held-out accuracy against the labels next to the labelers' ceiling.
 
     data: `preferences.preference_rows`' result (its "heldout" rows label its "heldout_pairs", in order).
@@ -215,7 +215,7 @@ def accuracy_by_kind(reward_model, tokenizer, data: dict, backbone, labeler: Lab
 
     rows, pairs = data["heldout"], data["heldout_pairs"]
     prompts = sorted({prompt for prompt, _, _ in pairs})
-    greedy = sample(backbone, tokenizer, prompts, "chat", SampleConfig(temperature=0)).responses
+    greedy = sample(backbone, tokenizer, prompts, "chat", SampleSettings(temperature=0)).responses
     backbone_correct = {p: bool(score(p, r).correct) for p, r in zip(prompts, greedy)}
     table = pd.DataFrame({
         "group": [_pair_group(p, backbone_correct) for p, _, _ in pairs],

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from alignkit.measure.evaluate import EvalConfig, evaluate
+from alignkit.measure.evaluate import EvalSettings, evaluate
 from alignkit.core.profiles import Profile, method_settings, real_model_profile
 from alignkit.infra.runtime import in_ci
 
@@ -79,7 +79,7 @@ def load(name_or_path: str, profile: Profile):
 
 
 def _measure(model, tokenizer, run: RealRun, label: str) -> dict:
-    config = EvalConfig(max_prompts=run.eval_prompts)
+    config = EvalSettings(max_prompts=run.eval_prompts)
     config = replace(config, sampling=replace(config.sampling, max_new_tokens=run.max_new_tokens))
     summary, _ = evaluate(model, tokenizer, config=config, cloze=False)
     return {"model": label} | {key: summary[key] for key in KEYS}
@@ -112,7 +112,7 @@ def run_ppo(model, tokenizer, profile: Profile, run: RealRun):
     """A reward model from the same backbone trained on labeled pairs, then PPO with the profile's LoRA.
 
     Returns the trained policy (a LoRA policy is a new peft model around a copy of `model`)."""
-    from alignkit.methods.ppo import PPOConfig
+    from alignkit.methods.ppo import PPOSettings
     from alignkit.methods.ppo_train import ppo_models, train_ppo
     from alignkit.methods.reward import RewardSettings, reward_model_from_sft, train_reward_model
     from alignkit.world.files import read_jsonl
@@ -120,7 +120,7 @@ def run_ppo(model, tokenizer, profile: Profile, run: RealRun):
     reward_model = reward_model_from_sft(model, tokenizer)
     train_reward_model(reward_model, tokenizer, _pairs(model, tokenizer, run), method_settings(RewardSettings(), profile))
     batch = min(profile.batch_size, run.pair_prompts)
-    config = PPOConfig(batch_size=batch, minibatch_size=batch, max_new_tokens=run.max_new_tokens)
+    config = PPOSettings(batch_size=batch, minibatch_size=batch, max_new_tokens=run.max_new_tokens)
     policy, ref_model, reward_model, value_model = ppo_models(model, reward_model, lora=profile.lora)
     prompts = [r["prompt"] for r in read_jsonl("prompts_train.jsonl")]
     train_ppo(policy, ref_model, reward_model, value_model, tokenizer, prompts, config, steps=run.ppo_steps)

@@ -14,14 +14,14 @@ from dataclasses import asdict, replace
 from alignkit import zoo
 from alignkit.methods.dpo import DPOSettings, train_dpo
 from alignkit.infra.errors import CheckpointError
-from alignkit.measure.evaluate import REPORTING, EvalConfig, evaluate
+from alignkit.measure.evaluate import REPORTING, EvalSettings, evaluate
 from alignkit.cai.feedback_model import FeedbackSettings, review_accuracy, train_feedback_model
 from alignkit.methods.kto import KTOSettings, drop_desirable, recommended_desirable_weight, train_kto, unpaired_rows
 from alignkit.core.models import count_parameters
-from alignkit.methods.ppo import PPOConfig
+from alignkit.methods.ppo import PPOSettings
 from alignkit.methods.ppo_train import ppo_models, train_ppo
 from alignkit.methods.preferences import POLICY_SET, REWARD_MODEL_SET, PreferenceSet, implicit_reward_accuracy, preference_rows
-from alignkit.methods.pretrain import PretrainConfig, pretrain
+from alignkit.methods.pretrain import PretrainSettings, pretrain
 from alignkit.zoo.recipe_types import Recipe, Trained, resolve
 from alignkit.zoo.recipes_cai import CAI_RECIPES
 from alignkit.methods.reward import RewardSettings, reward_metrics, reward_model_from_sft, train_reward_model
@@ -29,7 +29,7 @@ from alignkit.methods.sft import SFTSettings, train_sft
 from alignkit.core.trl_driver import StepHook, final_loss_and_steps
 from alignkit.world import load_world
 from alignkit.world.files import read_jsonl
-from alignkit.world.labelers import LabelerConfig
+from alignkit.world.labelers import LabelerSettings
 from alignkit.world.reviews import critiques, reviews
 
 __all__ = ["Trained", "Recipe", "RECIPES", "PPO_STEPS", "resolve", "train", "build", "remeasure", "dpo_setup",
@@ -51,9 +51,9 @@ def _train_prompts() -> list[str]:
 # --- base and sft ------------------------------------------------------------------------------
 
 
-def train_base(seed: int | None = None, config: PretrainConfig | None = None, root=None, plot=None) -> Trained:
+def train_base(seed: int | None = None, config: PretrainSettings | None = None, root=None, plot=None) -> Trained:
     """Train a tokenizer and a tiny Llama on the world's corpus."""
-    config = resolve(PretrainConfig(), config, seed=seed)
+    config = resolve(PretrainSettings(), config, seed=seed)
     model, tokenizer, log = pretrain(config, plot=plot)
     metrics = {"final_loss": round(sum(r["loss"] for r in log[-20:]) / min(20, len(log)), 4),
                "train_seconds": round(log[-1]["seconds"], 1), "steps": len(log)}
@@ -74,7 +74,7 @@ def train_sft_checkpoint(seed: int | None = None, settings: SFTSettings | None =
 
 
 def train_rm(seed: int | None = None, settings: RewardSettings | None = None, root=None, plot=None,
-             preference_set: PreferenceSet = REWARD_MODEL_SET, labeler: LabelerConfig = LabelerConfig(),
+             preference_set: PreferenceSet = REWARD_MODEL_SET, labeler: LabelerSettings = LabelerSettings(),
              on_step: StepHook | None = None) -> Trained:
     """A reward model on labeled pairs of `sft`'s responses, measured against labels, ceiling and oracle."""
     settings = resolve(RewardSettings(), settings, seed=seed)
@@ -91,18 +91,18 @@ def train_rm(seed: int | None = None, settings: RewardSettings | None = None, ro
 # --- PPO ---------------------------------------------------------------------------------------
 
 
-def ppo_setup(config: PPOConfig, root=None):
+def ppo_setup(config: PPOSettings, root=None):
     """(policy, ref_model, reward_model, value_model, tokenizer, prompts): `sft` against the zoo's `rm`."""
     sft_model, tokenizer = zoo.load("sft", root=root)
     rm, _ = zoo.load("rm", root=root)
     return (*ppo_models(sft_model, rm), tokenizer, _train_prompts())
 
 
-def train_ppo_checkpoint(seed: int | None = None, config: PPOConfig | None = None, root=None, plot=None,
+def train_ppo_checkpoint(seed: int | None = None, config: PPOSettings | None = None, root=None, plot=None,
                          kl_coef: float | None = None, steps: int = PPO_STEPS,
                          on_step: StepHook | None = None) -> Trained:
     """PPO-train `sft` against the zoo's `rm` on the world's training prompts."""
-    config = resolve(PPOConfig(), config, seed=seed, kl_coef=kl_coef)
+    config = resolve(PPOSettings(), config, seed=seed, kl_coef=kl_coef)
     policy, ref_model, reward_model, value_model, tokenizer, prompts = ppo_setup(config, root)
     log = train_ppo(policy, ref_model, reward_model, value_model, tokenizer, prompts, config, steps, plot=plot,
                     on_step=on_step)
@@ -115,7 +115,7 @@ def train_ppo_checkpoint(seed: int | None = None, config: PPOConfig | None = Non
                    log)
 
 
-def train_ppo_nokl(seed: int | None = None, config: PPOConfig | None = None, root=None, plot=None,
+def train_ppo_nokl(seed: int | None = None, config: PPOSettings | None = None, root=None, plot=None,
                    steps: int = PPO_STEPS, on_step: StepHook | None = None) -> Trained:
     """The same run without the KL penalty (kl_coef = 0): the chapter's reward-hacking contrast."""
     return train_ppo_checkpoint(seed, config, root, plot, kl_coef=0.0, steps=steps, on_step=on_step)
@@ -125,7 +125,7 @@ def train_ppo_nokl(seed: int | None = None, config: PPOConfig | None = None, roo
 
 
 def dpo_setup(seed: int, root=None, base: str = "sft", preference_set: PreferenceSet = POLICY_SET,
-              labeler: LabelerConfig = LabelerConfig()):
+              labeler: LabelerSettings = LabelerSettings()):
     """(policy, ref_model, tokenizer, data): two copies of `base` and labeled pairs of `sft`'s responses.
 
     The pairs always come from `sft` (the reward chapter's data); `base` is only where the policy and its
@@ -137,7 +137,7 @@ def dpo_setup(seed: int, root=None, base: str = "sft", preference_set: Preferenc
     return model, ref_model, tokenizer, preference_rows(sampler, tokenizer, preference_set, seed=seed, labeler=labeler)
 
 
-def _data_config(preference_set: PreferenceSet, labeler: LabelerConfig) -> dict:
+def _data_config(preference_set: PreferenceSet, labeler: LabelerSettings) -> dict:
     return asdict(preference_set) | {"labeler": asdict(labeler)}
 
 
@@ -145,7 +145,7 @@ def train_dpo_checkpoint(seed: int | None = None, settings: DPOSettings | None =
                          beta: float | None = None, base: str = "sft", preference_set: PreferenceSet = POLICY_SET,
                          on_step: StepHook | None = None) -> Trained:
     """DPO from `base` on labeled pairs of `sft`'s responses."""
-    settings, labeler = resolve(DPOSettings(), settings, seed=seed, beta=beta), LabelerConfig()
+    settings, labeler = resolve(DPOSettings(), settings, seed=seed, beta=beta), LabelerSettings()
     model, ref_model, tokenizer, data = dpo_setup(settings.seed, root, base, preference_set, labeler)
     log = train_dpo(model, ref_model, tokenizer, data["train"], settings, plot=plot, on_step=on_step)
     metrics = {"train_pairs": len(data["train"]), "heldout_pairs": len(data["heldout"])}
@@ -165,7 +165,7 @@ def train_kto_checkpoint(seed: int | None = None, settings: KTOSettings | None =
     drop_fraction: the share of desirable examples discarded; λ_D then defaults to the recommended weight
     (ratio 4/3 when any are dropped, else 1), unless `settings` sets it.
     """
-    seed, labeler = _seed(seed, settings), LabelerConfig()
+    seed, labeler = _seed(seed, settings), LabelerSettings()
     model, ref_model, tokenizer, data = dpo_setup(seed, root, base, preference_set, labeler)
     rows = drop_desirable(unpaired_rows(data["train"]), drop_fraction, seed=seed)
     n_desirable = sum(r["label"] for r in rows)
@@ -231,13 +231,13 @@ def train(name: str, **kwargs) -> Trained:
     return _recipe(name).train(**kwargs)
 
 
-def _measure(recipe: Recipe, model, tokenizer, ref_model, reward_model, eval_config: EvalConfig | None) -> dict:
+def _measure(recipe: Recipe, model, tokenizer, ref_model, reward_model, eval_config: EvalSettings | None) -> dict:
     config = replace(eval_config or REPORTING, prompt_format=recipe.format)
     summary, _ = evaluate(model, tokenizer, ref_model=ref_model, reward_model=reward_model, config=config)
     return summary
 
 
-def build(name: str, *, save_as: str | None = None, root=None, eval_config: EvalConfig | None = None,
+def build(name: str, *, save_as: str | None = None, root=None, eval_config: EvalSettings | None = None,
           **kwargs) -> dict:
     """Train `name` by its recipe, measure it with the harness, save it to the zoo (as `save_as`); its metrics.
 
@@ -256,7 +256,7 @@ def build(name: str, *, save_as: str | None = None, root=None, eval_config: Eval
     return metrics
 
 
-def remeasure(name: str, root=None, eval_config: EvalConfig | None = None) -> dict:
+def remeasure(name: str, root=None, eval_config: EvalSettings | None = None) -> dict:
     """Measure a saved checkpoint again with today's harness and record it in the manifest; the new metrics.
 
     For a zoo whose oracle or harness changed after it was built: the weights stay, the numbers follow.

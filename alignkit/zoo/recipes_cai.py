@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass
 from alignkit import zoo
 from alignkit.world.constitution import load_constitution
 from alignkit.methods.dpo import DPOSettings, train_dpo
-from alignkit.core.generation import SampleConfig
-from alignkit.methods.ppo import PPOConfig
+from alignkit.core.generation import SampleSettings
+from alignkit.methods.ppo import PPOSettings
 from alignkit.methods.ppo_train import ppo_models, train_ppo
 from alignkit.methods.preferences import sample_pairs, spread
 from alignkit.zoo.recipe_types import Recipe, Trained, resolve
@@ -25,7 +25,7 @@ from alignkit.methods.sft import SFTSettings, train_sft
 from alignkit.cai.sl_cai import SLCAISettings, helpful_demonstrations, red_team_prompts, red_team_revisions, sl_cai_rows
 from alignkit.core.trl_driver import final_loss_and_steps
 from alignkit.world.files import read_jsonl
-from alignkit.world.labelers import LabelerConfig
+from alignkit.world.labelers import LabelerSettings
 
 __all__ = ["CAIPairs", "cai_preference_rows", "train_sl_cai", "train_rl_cai", "train_rlaif_dpo", "CAI_RECIPES"]
 
@@ -58,7 +58,7 @@ class CAIPairs:
     n_helpful_prompts: int | None = None  # training prompts that are not red-team prompts; None = all
     samples_per_prompt: int = 4
     temperature: float = 1.0
-    labeler: LabelerConfig = LabelerConfig()
+    labeler: LabelerSettings = LabelerSettings()
 
 
 def cai_preference_rows(policy, tokenizer, pairs_config: CAIPairs, seed: int, root=None, constitution=None,
@@ -71,7 +71,7 @@ def cai_preference_rows(policy, tokenizer, pairs_config: CAIPairs, seed: int, ro
     helpful = spread([r["prompt"] for r in prompt_rows if r["prompt"] not in set(red_team)],
                      pairs_config.n_helpful_prompts)
     pairs = sample_pairs(policy, tokenizer, red_team + helpful, samples_per_prompt=pairs_config.samples_per_prompt,
-                         sampling=SampleConfig(temperature=pairs_config.temperature), seed=seed)
+                         sampling=SampleSettings(temperature=pairs_config.temperature), seed=seed)
     if feedback_model is None:
         feedback_model, _ = zoo.load("feedback", root=root)
     return mixed_preference_rows(pairs, red_team, feedback_model, tokenizer, constitution or load_constitution(),
@@ -82,14 +82,14 @@ def _label_counts(rows: dict) -> dict:
     return {"ai_labels": len(rows["ai"]), "human_labels": len(rows["human"])}
 
 
-def train_rl_cai(seed: int | None = None, config: PPOConfig | None = None, root=None, plot=None,
+def train_rl_cai(seed: int | None = None, config: PPOSettings | None = None, root=None, plot=None,
                  pairs_config: CAIPairs = CAIPairs(), reward_settings: RewardSettings = RewardSettings(),
                  steps: int | None = None, on_step=None) -> Trained:
     """RL-CAI: a preference model on `sl-cai`'s pairs (AI labels on red-team pairs, people's on the rest), then
     PPO from `sl-cai` against it with the human-feedback run's settings."""
     from alignkit.zoo.recipes import PPO_STEPS  # the human-feedback run's length (the registry imports this module)
 
-    config, steps = resolve(PPOConfig(), config, seed=seed), steps if steps is not None else PPO_STEPS
+    config, steps = resolve(PPOSettings(), config, seed=seed), steps if steps is not None else PPO_STEPS
     sl_cai, tokenizer = zoo.load("sl-cai", root=root)
     rows = cai_preference_rows(sl_cai, tokenizer, pairs_config, config.seed, root)
     preference_model = reward_model_from_sft(sl_cai, tokenizer, seed=config.seed)
