@@ -72,3 +72,10 @@ def _only_prints(loop) -> bool:
     """A loop whose body only prints what a package function returned is reporting, not work."""
     return all(isinstance(s, ast.Expr) and isinstance(s.value, ast.Call) and getattr(s.value.func, "id", "") == "print"
                for s in loop.body)
+
+
+@pytest.mark.parametrize("floor", ["core", "methods"])
+def test_training_code_knows_no_plotting_layer(floor):
+    """Training takes one hook, on_step(row); a live plot subscribes to it, so core and methods never import viz."""
+    for path in sorted((PACKAGE / floor).rglob("*.py")):
+        assert "viz" not in imported_alignkit_modules(path), f"{path.relative_to(PACKAGE)} imports alignkit.viz"

@@ -4,6 +4,8 @@ One rule for settings: an explicit argument wins over a passed settings object, 
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from conftest import TINY
 
@@ -49,7 +51,7 @@ def tiny_zoo(tmp_path_factory):
     """A zoo whose base was built by the base recipe at toy size, with an sft and an rm on top."""
     root = tmp_path_factory.mktemp("zoo")
     pretrain = PretrainSettings(model=TINY, vocab_size=600, epochs=0.002, batch_size=8, warmup_steps=1, seed=4)
-    recipes.build("base", config=pretrain, root=root, eval_config=QUICK_EVAL)
+    recipes.build("base", settings=pretrain, root=root, eval_config=QUICK_EVAL)
     recipes.build("sft", settings=SFTSettings(epochs=0.01, batch_size=32, seed=2), root=root, eval_config=QUICK_EVAL)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(preferences, "sample", scripted_policy)
@@ -95,14 +97,15 @@ def test_rm_honours_settings_and_the_explicit_seed(tiny_zoo):
 
 
 @pytest.mark.slow
-def test_ppo_explicit_kl_coef_wins_over_the_passed_config(tiny_zoo):
-    config = PPOSettings(batch_size=4, minibatch_size=2, max_new_tokens=8, kl_coef=0.1, learning_rate=1e-4)
-    metrics = recipes.build("ppo", config=config, kl_coef=0.5, steps=1, root=tiny_zoo, eval_config=QUICK_EVAL)
+def test_ppo_explicit_kl_coef_and_steps_win_over_the_passed_settings(tiny_zoo):
+    settings = PPOSettings(batch_size=4, minibatch_size=2, max_new_tokens=8, kl_coef=0.1, learning_rate=1e-4, steps=3)
+    metrics = recipes.build("ppo", settings=settings, kl_coef=0.5, steps=1, root=tiny_zoo, eval_config=QUICK_EVAL)
     entry = zoo.info("ppo", root=tiny_zoo)
     assert entry["config"]["kl_coef"] == 0.5 and entry["config"]["learning_rate"] == 1e-4
     assert entry["config"]["batch_size"] == 4 and entry["config"]["steps"] == 1
     assert "rm_score" in metrics and "kl_to_ref" in metrics and metrics["steps"] == 1
-    recipes.build("ppo-nokl", config=config, steps=1, root=tiny_zoo, eval_config=QUICK_EVAL)
+    recipes.build("ppo-nokl", settings=replace(settings, steps=1), root=tiny_zoo, eval_config=QUICK_EVAL)
+    assert zoo.info("ppo-nokl", root=tiny_zoo)["config"]["steps"] == 1  # the passed settings' length
     assert zoo.info("ppo-nokl", root=tiny_zoo)["config"]["kl_coef"] == 0.0  # the recipe's own explicit choice
 
 
@@ -205,9 +208,9 @@ def test_rlaif_dpo_trains_on_ai_labels_for_red_team_pairs_and_human_ones_for_the
 def test_rl_cai_trains_a_preference_model_then_ppo_from_sl_cai(sl_cai_zoo, monkeypatch):
     root, _ = sl_cai_zoo
     monkeypatch.setattr(preferences, "sample", scripted_policy)
-    config = PPOSettings(batch_size=4, minibatch_size=2, max_new_tokens=8)
+    settings = PPOSettings(batch_size=4, minibatch_size=2, max_new_tokens=8)
     metrics = recipes.build("rl-cai", pairs_config=TINY_CAI_PAIRS, reward_settings=RewardSettings(batch_size=8),
-                            config=config, steps=1, root=root, eval_config=QUICK_EVAL)
+                            settings=settings, steps=1, root=root, eval_config=QUICK_EVAL)
     assert metrics["ai_labels"] > 0 and metrics["human_labels"] == 4 and metrics["steps"] == 1
     assert 0 <= metrics["preference_model_train_ai_accuracy"] <= 1 and "train_rm_score" in metrics
     entry = zoo.info("rl-cai", root=root)

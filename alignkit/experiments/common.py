@@ -40,10 +40,10 @@ def held_out_point_and_frame(model, tokenizer, keys: Iterable[str], ref_model=No
 
 
 def every(n: int, action: Callable[[int], None]) -> StepHook:
-    """A step hook that runs action(step) on every n-th step."""
-    def on_step(step: int) -> None:
-        if step % n == 0:
-            action(step)
+    """A step hook that runs action(step) on every n-th step (the hook receives each step's logged row)."""
+    def on_step(row: dict) -> None:
+        if row["step"] % n == 0:
+            action(row["step"])
 
     return on_step
 

@@ -33,8 +33,8 @@ class EvalSettings:
     split: str = "test"  # "test": the numbers the course reports; "validation": where settings are chosen
 
 
-# What the zoo, `alignkit eval` and data/results report: four responses per prompt halve the sampling noise,
-# which on one response per prompt (a gold spread of about 0.011) was as large as differences the course reads.
+# What the zoo, `alignkit eval` and data/results report: four responses per prompt halve the sampling noise of
+# one, which was as large as differences the course reads. The one place this preset is written.
 REPORTING = EvalSettings(samples_per_prompt=4)
 
 

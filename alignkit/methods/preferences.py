@@ -16,13 +16,8 @@ from alignkit.core.generation import SampleSettings, completion_logprobs, sample
 from alignkit.world.files import read_jsonl
 from alignkit.world.labelers import LabelerSettings, label_pairs
 
-__all__ = ["DEFAULT_BETA", "PreferenceSet", "REWARD_MODEL_SET", "POLICY_SET", "spread", "sample_pairs",
+__all__ = ["PreferenceSet", "REWARD_MODEL_SET", "POLICY_SET", "spread", "sample_pairs",
            "preference_rows", "implicit_rewards", "implicit_reward_accuracy"]
-
-# The KL leash of DPO and KTO. Both chose 0.3 over DPO's usual 0.1 on the validation prompts
-# (scripts/tune.py dpo|kto, data/results/tuning_*.json); the DPO paper's IMDb sweep tried 0.05 to 5.
-DEFAULT_BETA = 0.3
-
 
 @dataclass(frozen=True)
 class PreferenceSet:

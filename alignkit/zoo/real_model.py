@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from alignkit.measure.evaluate import EvalSettings, evaluate
-from alignkit.core.profiles import Profile, method_settings, real_model_profile
+from alignkit.core.profiles import Profile, method_settings, profile_settings, real_model_profile
 from alignkit.infra.runtime import in_ci
 
 __all__ = ["ENV", "RealRun", "source", "load", "run_sft", "run_dpo", "run_ppo", "section"]
@@ -119,11 +119,13 @@ def run_ppo(model, tokenizer, profile: Profile, run: RealRun):
 
     reward_model = reward_model_from_sft(model, tokenizer)
     train_reward_model(reward_model, tokenizer, _pairs(model, tokenizer, run), method_settings(RewardSettings(), profile))
-    batch = min(profile.batch_size, run.pair_prompts)
-    config = PPOSettings(batch_size=batch, minibatch_size=batch, max_new_tokens=run.max_new_tokens)
-    policy, ref_model, reward_model, value_model = ppo_models(model, reward_model, lora=profile.lora)
+    sizes = profile_settings(profile)
+    batch = min(sizes.batch_size, run.pair_prompts)
+    settings = PPOSettings(steps=run.ppo_steps, batch_size=batch, minibatch_size=batch,
+                           max_new_tokens=run.max_new_tokens)
+    policy, ref_model, reward_model, value_model = ppo_models(model, reward_model, lora=sizes.lora)
     prompts = [r["prompt"] for r in read_jsonl("prompts_train.jsonl")]
-    train_ppo(policy, ref_model, reward_model, value_model, tokenizer, prompts, config, steps=run.ppo_steps)
+    train_ppo(policy, ref_model, reward_model, value_model, tokenizer, prompts, settings)
     return policy
 
 
@@ -147,12 +149,13 @@ def section(method: str, run: RealRun | None = None) -> pd.DataFrame | None:
               "(a GPU is advised), e.g. HuggingFaceTB/SmolLM2-135M-Instruct.")
         return None
     profile = real_model_profile()
+    lora = profile_settings(profile).lora
     run = run or (RealRun() if os.environ.get(ENV, "").strip() else CI_RUN)
     model, tokenizer = load(chosen, profile)
     before = _measure(model, tokenizer, run, "before")
     trained = _RUNNERS[method](model, tokenizer, profile, run) or model
     table = pd.DataFrame([before, _measure(trained, tokenizer, run, f"after {method.upper()}")]).set_index("model")
     print(f"{method.upper()} on {'the local stand-in' if chosen != os.environ.get(ENV) else chosen} "
-          f"({profile.name} profile, LoRA {'r=' + str(profile.lora.r) if profile.lora else 'off'}), "
+          f"({profile.name} profile, LoRA {'r=' + str(lora.r) if lora else 'off'}), "
           f"{run.eval_prompts} held-out prompts:")
     return table.round(3)

@@ -3,9 +3,11 @@
     trained = recipes.train("dpo", seed=1)   # train only: the model and what it was trained with
     metrics = recipes.build("dpo", seed=1)   # train, measure with the harness, save to the zoo
 
-One rule for settings everywhere: an explicit argument (seed=, beta=, kl_coef=) wins over a passed
-settings object, which wins over the default. Each default is written once, in its settings class or
-here. The zoo (`alignkit.zoo.store`) only stores; experiments (`alignkit.experiments`) reuse the setups below.
+One rule for settings everywhere: an explicit argument (seed=, beta=, kl_coef=, steps=) wins over a passed
+`settings=` object, which wins over the default. Each default is written once, in its settings class (or a
+named preset such as `preferences.POLICY_SET`). Every recipe takes one hook, `on_step(row)`, called after each
+training step with its logged dict (a LivePlot draws it). The zoo (`alignkit.zoo.store`) only stores;
+experiments (`alignkit.experiments`) reuse the setups below.
 """
 from __future__ import annotations
 
@@ -32,12 +34,7 @@ from alignkit.world.files import read_jsonl
 from alignkit.world.labelers import LabelerSettings
 from alignkit.world.reviews import critiques, reviews
 
-__all__ = ["Trained", "Recipe", "RECIPES", "PPO_STEPS", "resolve", "train", "build", "remeasure", "dpo_setup",
-           "ppo_setup"]
-
-# Measured (sft + rm, 1 thread): at 30 steps kl_coef 0.2 held-out gold 0.803 (sft 0.745), KL 1.9; kl_coef 0 gold
-# 0.755 with RM score 0.90 (kl_coef 0.2: 0.17), KL 13: over-optimisation. See data/results/ppo_sweep.json.
-PPO_STEPS = 30
+__all__ = ["Trained", "Recipe", "RECIPES", "resolve", "train", "build", "remeasure", "dpo_setup", "ppo_setup"]
 
 
 def _seed(seed: int | None, settings) -> int:
@@ -51,29 +48,30 @@ def _train_prompts() -> list[str]:
 # --- base and sft ------------------------------------------------------------------------------
 
 
-def train_base(seed: int | None = None, config: PretrainSettings | None = None, root=None, plot=None) -> Trained:
+def train_base(seed: int | None = None, settings: PretrainSettings | None = None, root=None,
+               on_step: StepHook | None = None) -> Trained:
     """Train a tokenizer and a tiny Llama on the world's corpus."""
-    config = resolve(PretrainSettings(), config, seed=seed)
-    model, tokenizer, log = pretrain(config, plot=plot)
+    settings = resolve(PretrainSettings(), settings, seed=seed)
+    model, tokenizer, log = pretrain(settings, on_step=on_step)
     metrics = {"final_loss": round(sum(r["loss"] for r in log[-20:]) / min(20, len(log)), 4),
                "train_seconds": round(log[-1]["seconds"], 1), "steps": len(log)}
-    return Trained(model, tokenizer, asdict(config) | {"params": count_parameters(model)}, metrics, seed=config.seed,
-                   log=log)
+    return Trained(model, tokenizer, asdict(settings) | {"params": count_parameters(model)}, metrics,
+                   seed=settings.seed, log=log)
 
 
-def train_sft_checkpoint(seed: int | None = None, settings: SFTSettings | None = None, root=None, plot=None,
+def train_sft_checkpoint(seed: int | None = None, settings: SFTSettings | None = None, root=None,
                          on_step: StepHook | None = None) -> Trained:
     """Fine-tune `base` on the world's demonstrations."""
     settings = resolve(SFTSettings(), settings, seed=seed)
     model, tokenizer = zoo.load("base", root=root)
-    log = train_sft(model, tokenizer, read_jsonl("sft.jsonl"), settings, plot=plot, on_step=on_step)
+    log = train_sft(model, tokenizer, read_jsonl("sft.jsonl"), settings, on_step=on_step)
     return Trained(model, tokenizer, asdict(settings), final_loss_and_steps(log), seed=settings.seed, log=log)
 
 
 # --- the reward model --------------------------------------------------------------------------
 
 
-def train_rm(seed: int | None = None, settings: RewardSettings | None = None, root=None, plot=None,
+def train_rm(seed: int | None = None, settings: RewardSettings | None = None, root=None,
              preference_set: PreferenceSet = REWARD_MODEL_SET, labeler: LabelerSettings = LabelerSettings(),
              on_step: StepHook | None = None) -> Trained:
     """A reward model on labeled pairs of `sft`'s responses, measured against labels, ceiling and oracle."""
@@ -81,7 +79,7 @@ def train_rm(seed: int | None = None, settings: RewardSettings | None = None, ro
     sft_model, tokenizer = zoo.load("sft", root=root)
     data = preference_rows(sft_model, tokenizer, preference_set, seed=settings.seed, labeler=labeler)
     reward_model = reward_model_from_sft(sft_model, tokenizer, seed=settings.seed)
-    log = train_reward_model(reward_model, tokenizer, data["train"], settings, plot=plot, on_step=on_step)
+    log = train_reward_model(reward_model, tokenizer, data["train"], settings, on_step=on_step)
     metrics = {"train_pairs": len(data["train"]), "heldout_pairs": len(data["heldout"])}
     metrics |= reward_metrics(reward_model, tokenizer, data, labeler) | final_loss_and_steps(log)
     config = asdict(settings) | asdict(preference_set) | {"labeler": asdict(labeler)}
@@ -91,34 +89,32 @@ def train_rm(seed: int | None = None, settings: RewardSettings | None = None, ro
 # --- PPO ---------------------------------------------------------------------------------------
 
 
-def ppo_setup(config: PPOSettings, root=None):
+def ppo_setup(root=None):
     """(policy, ref_model, reward_model, value_model, tokenizer, prompts): `sft` against the zoo's `rm`."""
     sft_model, tokenizer = zoo.load("sft", root=root)
     rm, _ = zoo.load("rm", root=root)
     return (*ppo_models(sft_model, rm), tokenizer, _train_prompts())
 
 
-def train_ppo_checkpoint(seed: int | None = None, config: PPOSettings | None = None, root=None, plot=None,
-                         kl_coef: float | None = None, steps: int = PPO_STEPS,
+def train_ppo_checkpoint(seed: int | None = None, settings: PPOSettings | None = None, root=None,
+                         kl_coef: float | None = None, steps: int | None = None,
                          on_step: StepHook | None = None) -> Trained:
     """PPO-train `sft` against the zoo's `rm` on the world's training prompts."""
-    config = resolve(PPOSettings(), config, seed=seed, kl_coef=kl_coef)
-    policy, ref_model, reward_model, value_model, tokenizer, prompts = ppo_setup(config, root)
-    log = train_ppo(policy, ref_model, reward_model, value_model, tokenizer, prompts, config, steps, plot=plot,
-                    on_step=on_step)
+    settings = resolve(PPOSettings(), settings, seed=seed, kl_coef=kl_coef, steps=steps)
+    policy, ref_model, reward_model, value_model, tokenizer, prompts = ppo_setup(root)
+    log = train_ppo(policy, ref_model, reward_model, value_model, tokenizer, prompts, settings, on_step=on_step)
     last = log[-5:]
     metrics = {f"train_{k}": round(sum(r[k] for r in last) / len(last), 4)
                for k in ("gold", "rm_score", "kl", "kl_exact", "response_length")}
-    metrics |= {"steps": steps, "rollout_seconds": round(sum(r["rollout_s"] for r in log), 1),
+    metrics |= {"steps": settings.steps, "rollout_seconds": round(sum(r["rollout_s"] for r in log), 1),
                 "update_seconds": round(sum(r["update_s"] for r in log), 1)}
-    return Trained(policy, tokenizer, asdict(config) | {"steps": steps}, metrics, ref_model, reward_model, config.seed,
-                   log)
+    return Trained(policy, tokenizer, asdict(settings), metrics, ref_model, reward_model, settings.seed, log)
 
 
-def train_ppo_nokl(seed: int | None = None, config: PPOSettings | None = None, root=None, plot=None,
-                   steps: int = PPO_STEPS, on_step: StepHook | None = None) -> Trained:
+def train_ppo_nokl(seed: int | None = None, settings: PPOSettings | None = None, root=None,
+                   steps: int | None = None, on_step: StepHook | None = None) -> Trained:
     """The same run without the KL penalty (kl_coef = 0): the chapter's reward-hacking contrast."""
-    return train_ppo_checkpoint(seed, config, root, plot, kl_coef=0.0, steps=steps, on_step=on_step)
+    return train_ppo_checkpoint(seed, settings, root, kl_coef=0.0, steps=steps, on_step=on_step)
 
 
 # --- DPO and KTO -------------------------------------------------------------------------------
@@ -141,13 +137,13 @@ def _data_config(preference_set: PreferenceSet, labeler: LabelerSettings) -> dic
     return asdict(preference_set) | {"labeler": asdict(labeler)}
 
 
-def train_dpo_checkpoint(seed: int | None = None, settings: DPOSettings | None = None, root=None, plot=None,
+def train_dpo_checkpoint(seed: int | None = None, settings: DPOSettings | None = None, root=None,
                          beta: float | None = None, base: str = "sft", preference_set: PreferenceSet = POLICY_SET,
                          on_step: StepHook | None = None) -> Trained:
     """DPO from `base` on labeled pairs of `sft`'s responses."""
     settings, labeler = resolve(DPOSettings(), settings, seed=seed, beta=beta), LabelerSettings()
     model, ref_model, tokenizer, data = dpo_setup(settings.seed, root, base, preference_set, labeler)
-    log = train_dpo(model, ref_model, tokenizer, data["train"], settings, plot=plot, on_step=on_step)
+    log = train_dpo(model, ref_model, tokenizer, data["train"], settings, on_step=on_step)
     metrics = {"train_pairs": len(data["train"]), "heldout_pairs": len(data["heldout"])}
     for split in ("train", "heldout"):
         accuracy = implicit_reward_accuracy(model, ref_model, tokenizer, data[split], settings.beta)
@@ -157,7 +153,7 @@ def train_dpo_checkpoint(seed: int | None = None, settings: DPOSettings | None =
                    log=log)
 
 
-def train_kto_checkpoint(seed: int | None = None, settings: KTOSettings | None = None, root=None, plot=None,
+def train_kto_checkpoint(seed: int | None = None, settings: KTOSettings | None = None, root=None,
                          beta: float | None = None, base: str = "sft", preference_set: PreferenceSet = POLICY_SET,
                          drop_fraction: float = 0.0, on_step: StepHook | None = None) -> Trained:
     """KTO from `base` on DPO's labeled pairs, unpaired: each chosen response desirable, each rejected not.
@@ -171,7 +167,7 @@ def train_kto_checkpoint(seed: int | None = None, settings: KTOSettings | None =
     n_desirable = sum(r["label"] for r in rows)
     weight = recommended_desirable_weight(n_desirable, len(rows) - n_desirable, 4 / 3 if drop_fraction > 0 else 1.0)
     settings = resolve(KTOSettings(seed=seed, desirable_weight=round(weight, 4)), settings, seed=seed, beta=beta)
-    log = train_kto(model, ref_model, tokenizer, rows, settings, plot=plot, on_step=on_step)
+    log = train_kto(model, ref_model, tokenizer, rows, settings, on_step=on_step)
     accuracy = implicit_reward_accuracy(model, ref_model, tokenizer, data["heldout"], settings.beta)
     metrics = {"train_desirable": n_desirable, "train_undesirable": len(rows) - n_desirable,
                "heldout_pairs": len(data["heldout"]), "implicit_heldout_accuracy": round(accuracy, 4)}
@@ -186,7 +182,7 @@ FEEDBACK_VALIDATION_REVIEWS = 500  # reviews about validation prompts, to see th
 
 
 def train_feedback(seed: int | None = None, settings: FeedbackSettings | None = None, root=None,
-                   plot=None) -> Trained:
+                   on_step: StepHook | None = None) -> Trained:
     """`base` fine-tuned on the corpus's reviews (to answer (A) or (B)) and editors' notes (to critique and
     revise) about training prompts."""
     settings = resolve(FeedbackSettings(), settings, seed=seed)
@@ -194,7 +190,7 @@ def train_feedback(seed: int | None = None, settings: FeedbackSettings | None = 
     world = load_world()
     documents = (reviews(world, settings.n_reviews, seed=settings.seed)
                  + critiques(world, settings.n_critiques, seed=settings.seed))
-    log = train_feedback_model(model, tokenizer, documents, settings, plot=plot)
+    log = train_feedback_model(model, tokenizer, documents, settings, on_step=on_step)
     unseen = reviews(world, FEEDBACK_VALIDATION_REVIEWS, seed=settings.seed + 1, split="validation")
     metrics = {"validation_review_accuracy": round(review_accuracy(model, tokenizer, unseen), 4),
                "final_loss": round(sum(r["loss"] for r in log[-20:]) / min(20, len(log)), 4), "steps": len(log),
