@@ -9,14 +9,15 @@ import sys
 
 from alignkit.experiments.common import RESULTS_DIR, write_result
 from alignkit.experiments.sweeps import ppo_sweep
-from alignkit.zoo.recipes import PPO_STEPS
+from alignkit.methods.ppo import PPOSettings
 
 
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kl-coefs", type=float, nargs="+", default=[0.0, 0.05, 0.2, 0.5])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--steps", type=int, default=PPO_STEPS, help="PPO steps per run (default: the zoo recipe's)")
+    parser.add_argument("--steps", type=int, default=PPOSettings().steps,
+                        help="PPO steps per run (default: the zoo recipe's)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", default=str(RESULTS_DIR / "ppo_sweep.json"))
     args = parser.parse_args(argv)

@@ -13,7 +13,7 @@ import torch
 
 from alignkit.cai import ai_feedback
 from alignkit.world.constitution import load_constitution
-from alignkit.core.generation import SampleConfig, completion_logprobs
+from alignkit.core.generation import SampleSettings, completion_logprobs
 
 PROMPTS = ["What colour is the lunkel?", "How do I break into a house?", "What is 2 plus 3?"]
 FIRSTS = ["The lunkel is red.", "I can't help with that.", "5."]
@@ -77,7 +77,7 @@ def test_no_oracle_or_labeler_reaches_the_feedback_model(tiny_lm, small_tokenize
                 monkeypatch.setattr(module, name, forbidden)
     ai_feedback.ai_preferences(tiny_lm, small_tokenizer, constitution["harmless"], PROMPTS, FIRSTS, SECONDS)
     ai_feedback.critique_and_revise(tiny_lm, small_tokenizer, constitution, PROMPTS, FIRSTS, random.Random(0),
-                            sampling=SampleConfig(max_new_tokens=4, temperature=0.0))
+                            sampling=SampleSettings(max_new_tokens=4, temperature=0.0))
     imported = {node.module for node in ast.walk(ast.parse(inspect.getsource(ai_feedback)))
                 if isinstance(node, ast.ImportFrom)}
     world = {m for m in imported if m and m.startswith("alignkit.world")} - {"alignkit.world.constitution"}
@@ -85,7 +85,7 @@ def test_no_oracle_or_labeler_reaches_the_feedback_model(tiny_lm, small_tokenize
 
 
 def test_critique_and_revise_records_every_round(tiny_lm, small_tokenizer, constitution):
-    sampling = SampleConfig(max_new_tokens=5, temperature=0.0)
+    sampling = SampleSettings(max_new_tokens=5, temperature=0.0)
     records = ai_feedback.critique_and_revise(tiny_lm, small_tokenizer, constitution, PROMPTS, FIRSTS, random.Random(1),
                                       rounds=2, sampling=sampling)
     assert [r.prompt for r in records] == PROMPTS
@@ -107,7 +107,7 @@ def test_critique_and_revision_requests_carry_the_principle_text(constitution):
 
 def test_a_document_model_critiques_and_revises_in_the_editors_layout(tiny_lm, small_tokenizer, constitution):
     records = ai_feedback.critique_and_revise(tiny_lm, small_tokenizer, constitution, PROMPTS, FIRSTS, random.Random(2),
-                                      sampling=SampleConfig(max_new_tokens=6, temperature=0.0),
+                                      sampling=SampleSettings(max_new_tokens=6, temperature=0.0),
                                       prompt_format="document")
     assert all(len(r.responses) == 2 and len(r.critiques) == 1 for r in records)
     principle = constitution["harmless"]
@@ -117,4 +117,4 @@ def test_a_document_model_critiques_and_revises_in_the_editors_layout(tiny_lm, s
     assert ai_feedback._cut(" It helps. Revision request: Rewrite it.") == "It helps."
     assert ai_feedback._cut("no marker here ") == "no marker here"
     with pytest.raises(ValueError, match="prompt_format"):
-        ai_feedback.generate_continuations(tiny_lm, small_tokenizer, ["x"], "Critique:", SampleConfig(), "html")
+        ai_feedback.generate_continuations(tiny_lm, small_tokenizer, ["x"], "Critique:", SampleSettings(), "html")

@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 
 from alignkit.measure.baselines import BASELINES, baseline_responses
-from alignkit.measure.evaluate import (EvalConfig, evaluate, evaluate_responses, heldout_prompts, paired_difference,
+from alignkit.measure.evaluate import (EvalSettings, evaluate, evaluate_responses, heldout_prompts, paired_difference,
                                prompts_for, score_responses, summarise)
-from alignkit.core.generation import SampleConfig
+from alignkit.core.generation import SampleSettings
 from alignkit.world import find_task, ideal_response, load_world, splits
 
 WORLD = load_world()
@@ -66,7 +66,7 @@ def test_paired_difference_uses_the_same_prompts_and_says_within_noise():
 
 
 def test_several_samples_per_prompt_and_the_validation_split(tiny_lm, small_tokenizer):
-    config = EvalConfig(sampling=SampleConfig(max_new_tokens=4), max_prompts=6, samples_per_prompt=3,
+    config = EvalSettings(sampling=SampleSettings(max_new_tokens=4), max_prompts=6, samples_per_prompt=3,
                         split="validation")
     summary, df = evaluate(tiny_lm, small_tokenizer, config=config, cloze=False)
     assert len(df) == 18 and sorted(df["sample"].unique()) == [0, 1, 2] and summary["samples_per_prompt"] == 3
@@ -81,7 +81,7 @@ def test_every_trivial_baseline_scores_far_below_ideal_answers():
 
 
 def test_evaluate_returns_every_stable_key(tiny_lm, other_tiny_lm, small_tokenizer):
-    config = EvalConfig(sampling=SampleConfig(max_new_tokens=8), max_prompts=12)
+    config = EvalSettings(sampling=SampleSettings(max_new_tokens=8), max_prompts=12)
     summary, df = evaluate(tiny_lm, small_tokenizer, ref_model=other_tiny_lm, config=config, cloze=False)
     assert STABLE_KEYS <= set(summary) and "kl_to_ref" in summary
     assert len(df) == 12 and summary["n_prompts"] == 12

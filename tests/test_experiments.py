@@ -6,7 +6,7 @@ import copy
 from alignkit.methods.dpo import DPOSettings, train_dpo
 from alignkit.experiments.common import every
 from alignkit.experiments.frontier import best_gold_within
-from alignkit.methods.ppo import PPOConfig
+from alignkit.methods.ppo import PPOSettings
 from alignkit.methods.ppo_train import ppo_models, train_ppo
 from alignkit.methods.reward import reward_model_from_sft
 
@@ -17,18 +17,19 @@ def test_every_runs_the_action_on_every_nth_step():
     seen = []
     hook = every(3, seen.append)
     for step in range(1, 10):
-        hook(step)
+        hook({"step": step, "loss": 1.0})
     assert seen == [3, 6, 9]
 
 
 def test_the_same_hook_runs_in_the_ppo_loop_and_in_a_trl_trainer(tiny_lm, small_tokenizer):
-    ppo_steps, dpo_steps = [], []
+    ppo_rows, dpo_rows = [], []
     models = ppo_models(tiny_lm, reward_model_from_sft(tiny_lm, small_tokenizer))
-    config = PPOConfig(batch_size=4, minibatch_size=2, max_new_tokens=4)
-    train_ppo(*models, small_tokenizer, [r["prompt"] for r in ROWS], config, steps=2, on_step=ppo_steps.append)
+    settings = PPOSettings(batch_size=4, minibatch_size=2, max_new_tokens=4, steps=2)
+    ppo_log = train_ppo(*models, small_tokenizer, [r["prompt"] for r in ROWS], settings, on_step=ppo_rows.append)
     train_dpo(copy.deepcopy(tiny_lm), copy.deepcopy(tiny_lm), small_tokenizer, ROWS, DPOSettings(batch_size=4),
-              on_step=dpo_steps.append)
-    assert ppo_steps == [1, 2] and dpo_steps == [1, 2]
+              on_step=dpo_rows.append)
+    assert ppo_rows == ppo_log and [r["step"] for r in ppo_rows] == [1, 2]  # the loop's logged rows
+    assert dpo_rows == [{"step": 1}, {"step": 2}]  # logging_steps=5: neither step was logged
 
 
 def test_best_gold_within_counts_only_points_inside_each_budget():

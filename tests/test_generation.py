@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from alignkit.core.generation import SampleConfig, reward_scores, render_prompt, sample, sequence_kl
+from alignkit.core.generation import SampleSettings, reward_scores, render_prompt, sample, sequence_kl
 from conftest import TINY, build_reward_model
 
 PROMPTS = ["Where does the snibvun live?", "How do I make coffee?", "What is 3 plus 4?", "Hi"]
@@ -16,9 +16,9 @@ def test_render_prompt_formats(small_tokenizer):
 
 
 def test_batched_greedy_equals_one_at_a_time(tiny_lm, small_tokenizer):
-    config = SampleConfig(temperature=0, max_new_tokens=12, batch_size=4)
+    config = SampleSettings(temperature=0, max_new_tokens=12, batch_size=4)
     batched = sample(tiny_lm, small_tokenizer, PROMPTS, "chat", config)
-    single = [sample(tiny_lm, small_tokenizer, [p], "chat", SampleConfig(temperature=0, max_new_tokens=12)).responses[0]
+    single = [sample(tiny_lm, small_tokenizer, [p], "chat", SampleSettings(temperature=0, max_new_tokens=12)).responses[0]
               for p in PROMPTS]
     assert batched.responses == single  # left padding and the KV cache change nothing
 
@@ -33,20 +33,20 @@ def test_kv_cache_matches_full_recompute(tiny_lm, small_tokenizer):
 
 
 def test_samples_record_lengths_and_stop_token(tiny_lm, small_tokenizer):
-    out = sample(tiny_lm, small_tokenizer, PROMPTS, "document", SampleConfig(max_new_tokens=6, seed=3))
+    out = sample(tiny_lm, small_tokenizer, PROMPTS, "document", SampleSettings(max_new_tokens=6, seed=3))
     for seq, p_len, c_len, done in zip(out.sequences, out.prompt_lengths, out.completion_lengths, out.finished):
         assert len(seq) == p_len + c_len and 1 <= c_len <= 6
         assert done == (seq[-1].item() == small_tokenizer.eos_token_id)
 
 
 def test_sampling_is_seeded(tiny_lm, small_tokenizer):
-    one = sample(tiny_lm, small_tokenizer, PROMPTS, "chat", SampleConfig(seed=5, max_new_tokens=8)).responses
-    two = sample(tiny_lm, small_tokenizer, PROMPTS, "chat", SampleConfig(seed=5, max_new_tokens=8)).responses
+    one = sample(tiny_lm, small_tokenizer, PROMPTS, "chat", SampleSettings(seed=5, max_new_tokens=8)).responses
+    two = sample(tiny_lm, small_tokenizer, PROMPTS, "chat", SampleSettings(seed=5, max_new_tokens=8)).responses
     assert one == two
 
 
 def test_sequence_kl_zero_against_itself_positive_against_another(tiny_lm, other_tiny_lm, small_tokenizer):
-    out = sample(tiny_lm, small_tokenizer, PROMPTS, "chat", SampleConfig(max_new_tokens=8))
+    out = sample(tiny_lm, small_tokenizer, PROMPTS, "chat", SampleSettings(max_new_tokens=8))
     same = sequence_kl(tiny_lm, tiny_lm, out, small_tokenizer)
     assert max(abs(k) for k in same) < 1e-5
     different = sequence_kl(tiny_lm, other_tiny_lm, out, small_tokenizer)
@@ -56,7 +56,7 @@ def test_sequence_kl_zero_against_itself_positive_against_another(tiny_lm, other
 def test_sequence_kl_sums_exactly_the_response_tokens(tiny_lm, other_tiny_lm, small_tokenizer):
     from alignkit.core.logprobs import exact_kl_per_token
 
-    out = sample(tiny_lm, small_tokenizer, PROMPTS[:1], "chat", SampleConfig(max_new_tokens=5))
+    out = sample(tiny_lm, small_tokenizer, PROMPTS[:1], "chat", SampleSettings(max_new_tokens=5))
     seq, p_len = out.sequences[0][None], out.prompt_lengths[0]
     with torch.no_grad():
         per_token = exact_kl_per_token(tiny_lm(input_ids=seq).logits, other_tiny_lm(input_ids=seq).logits)
@@ -80,7 +80,7 @@ def test_out_of_memory_says_which_setting_to_lower(tiny_lm, small_tokenizer, mon
 
     monkeypatch.setattr(tiny_lm, "generate", explode)
     with pytest.raises(OutOfMemory, match="batch_size"):
-        sample(tiny_lm, small_tokenizer, PROMPTS, "chat", SampleConfig(batch_size=64))
+        sample(tiny_lm, small_tokenizer, PROMPTS, "chat", SampleSettings(batch_size=64))
 
 
 def test_other_errors_pass_through(tiny_lm, small_tokenizer, monkeypatch):

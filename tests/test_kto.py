@@ -13,7 +13,7 @@ from alignkit.core.generation import Samples
 from alignkit.methods.kto import (KTOBatchSizeError, KTOSettings, drop_desirable, kto_config, kto_loss, one_output_rows,
                           recommended_desirable_weight, to_unpaired_conversational, train_kto, unpaired_rows)
 from alignkit.core.logprobs import sequence_logprobs, shifted_token_logprobs
-from alignkit.world.labelers import LabelerConfig
+from alignkit.world.labelers import LabelerSettings
 
 PAIRS = [{"prompt": f"What is {i} plus 2?", "chosen": f"It is {i + 2}.", "rejected": "No idea, sorry."}
          for i in range(4)]
@@ -160,7 +160,7 @@ def test_one_output_rows_labels_one_response_per_prompt(tiny_lm, small_tokenizer
 
     monkeypatch.setattr(kto, "sample", scripted)
     prompts = [p["prompt"] for p in PAIRS]
-    rows = one_output_rows(tiny_lm, small_tokenizer, prompts, LabelerConfig(seed=2), seed=1)
+    rows = one_output_rows(tiny_lm, small_tokenizer, prompts, LabelerSettings(seed=2), seed=1)
     assert [r["prompt"] for r in rows] == prompts and all(r["completion"] == "It is four." for r in rows)
     assert all(isinstance(r["label"], bool) for r in rows)
 

@@ -14,7 +14,7 @@ from alignkit import zoo
 from alignkit.methods.dpo import DPOSettings, train_dpo
 from alignkit.methods.kto import KTOSettings, train_kto
 from alignkit.core.lora import LoraSettings
-from alignkit.methods.ppo import PPOConfig
+from alignkit.methods.ppo import PPOSettings
 from alignkit.methods.ppo_train import ppo_models, train_ppo
 from alignkit.methods.reward import RewardSettings, train_reward_model
 from alignkit.methods.sft import SFTSettings, train_sft
@@ -87,8 +87,8 @@ def test_one_ppo_step_with_and_without_lora(lora, standin_dir, standin_rm_dir):
     policy, ref_model, frozen_rm, value_model = ppo_models(sft_model, reward_model, lora=lora)
     assert (ref_model is None) == (lora is not None)  # LoRA: one backbone serves policy and reference
     policy_before, value_before = _snapshot(policy), _snapshot(value_model)
-    config = PPOConfig(batch_size=2, minibatch_size=2, ppo_epochs=1, learning_rate=1e-2, max_new_tokens=4)
-    train_ppo(policy, ref_model, frozen_rm, value_model, tokenizer, [r["prompt"] for r in PAIRS], config, steps=1,
+    config = PPOSettings(batch_size=2, minibatch_size=2, ppo_epochs=1, learning_rate=1e-2, max_new_tokens=4, steps=1)
+    train_ppo(policy, ref_model, frozen_rm, value_model, tokenizer, [r["prompt"] for r in PAIRS], config,
               gold_fn=lambda prompt, response: 0.0)
     policy_moved, value_moved = _moved(policy_before, policy), _moved(value_before, value_model)
     assert policy_moved and value_moved

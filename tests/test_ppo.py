@@ -9,7 +9,7 @@ import torch
 
 from alignkit.course.check import cases_for
 from alignkit.core.logprobs import exact_kl_per_token
-from alignkit.methods.ppo import (AdaptiveKLController, FixedKLController, PPOConfig, compute_gae, gae_advantages,
+from alignkit.methods.ppo import (AdaptiveKLController, FixedKLController, PPOSettings, compute_gae, gae_advantages,
                           kl_controller, kl_penalized_rewards, per_token_kl, ppo_loss, scores_with_eos_penalty,
                           value_loss, whiten)
 from alignkit.methods.ppo_train import (ValueModel, compare_memory, lora_policy, ppo_models, response_logits, rollout,
@@ -28,7 +28,7 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-TINY_PPO = PPOConfig(batch_size=4, minibatch_size=2, ppo_epochs=2, learning_rate=1e-3, max_new_tokens=5)
+TINY_PPO = PPOSettings(batch_size=4, minibatch_size=2, ppo_epochs=2, learning_rate=1e-3, max_new_tokens=5)
 
 # --- KL estimators on Gaussians (Schulman, "Approximating KL Divergence") ----------------------
 # Schulman samples x ~ q and estimates KL(q || p) with r = p(x) / q(x). In alignkit's terms q is the
@@ -183,14 +183,14 @@ def test_adaptive_kl_controller_moves_beta_toward_the_target():
     fixed = FixedKLController(0.1)
     fixed.update(600.0, 100)
     assert fixed.value == 0.1
-    assert isinstance(kl_controller(replace(PPOConfig(), target_kl=6.0)), AdaptiveKLController)
+    assert isinstance(kl_controller(replace(PPOSettings(), target_kl=6.0)), AdaptiveKLController)
 
 
 def test_config_refuses_bad_settings():
     with pytest.raises(ValueError, match="kl_estimator"):
-        PPOConfig(kl_estimator="k4")
+        PPOSettings(kl_estimator="k4")
     with pytest.raises(ValueError, match="multiple"):
-        PPOConfig(batch_size=10, minibatch_size=4)
+        PPOSettings(batch_size=10, minibatch_size=4)
 
 
 # --- the models and the loop on tiny models --------------------------------------------------
@@ -240,7 +240,7 @@ def test_rollout_logprobs_match_each_sequence_alone(four_models, small_tokenizer
 def test_one_ppo_step_changes_the_policy_and_value_model_only(four_models, small_tokenizer):
     policy, ref_model, reward_model, value_model = four_models
     before = [params(m) for m in four_models]
-    log = train_ppo(policy, ref_model, reward_model, value_model, small_tokenizer, PROMPTS, TINY_PPO, steps=1)
+    log = train_ppo(policy, ref_model, reward_model, value_model, small_tokenizer, PROMPTS, replace(TINY_PPO, steps=1))
     after = [params(m) for m in four_models]
     assert not same(before[0], after[0]) and not same(before[3], after[3])  # policy, value model trained
     assert same(before[1], after[1]) and same(before[2], after[2])  # reference, reward model frozen
@@ -254,7 +254,7 @@ def test_gold_reward_never_influences_the_update(tiny_lm, small_tokenizer):
     results = []
     for gold_fn in (lambda p, r: 0.0, lambda p, r: float(len(r))):
         models = ppo_models(tiny_lm, rm)
-        log = train_ppo(*models, small_tokenizer, PROMPTS, TINY_PPO, steps=2, gold_fn=gold_fn)
+        log = train_ppo(*models, small_tokenizer, PROMPTS, replace(TINY_PPO, steps=2), gold_fn=gold_fn)
         results.append((params(models[0]), log))
     assert same(results[0][0], results[1][0])
     assert [r["rm_score"] for r in results[0][1]] == [r["rm_score"] for r in results[1][1]]
@@ -266,8 +266,8 @@ def test_lora_policy_uses_its_adapter_free_backbone_as_reference(tiny_lm, small_
     _, _, reward_model, value_model = ppo_models(tiny_lm, rm)
     policy = lora_policy(tiny_lm, r=4)
     base = {k: v for k, v in params(policy).items() if "lora_" not in k}
-    config = replace(TINY_PPO, learning_rate=5e-2)
-    log = train_ppo(policy, None, reward_model, value_model, small_tokenizer, PROMPTS, config, steps=2)
+    config = replace(TINY_PPO, learning_rate=5e-2, steps=2)
+    log = train_ppo(policy, None, reward_model, value_model, small_tokenizer, PROMPTS, config)
     after = params(policy)
     assert same(base, after) and not same(params(lora_policy(tiny_lm, r=4)), after)  # only adapters moved
     assert log[1]["kl_exact"] > 0  # adapters on vs off now differ

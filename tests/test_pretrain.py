@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from alignkit.methods.pretrain import PretrainConfig, next_token_loss, pack_documents, train_lm
+from alignkit.methods.pretrain import PretrainSettings, next_token_loss, pack_documents, train_lm
 from conftest import TINY
 
 
@@ -42,13 +42,8 @@ def test_pack_documents_concatenates_with_bos_and_end(small_tokenizer, small_cor
 def test_train_lm_lowers_the_loss_and_logs_each_step(tiny_lm, small_tokenizer, small_corpus):
     blocks = pack_documents(small_tokenizer, small_corpus, 32)
     logged = []
-
-    class Recorder:
-        def log(self, step, **values):
-            logged.append((step, values["loss"]))
-
-    config = PretrainConfig(model=TINY, batch_size=8, epochs=40 * 8 / len(blocks), warmup_steps=5)
-    log = train_lm(tiny_lm, blocks, config, plot=Recorder())
-    assert len(log) == len(logged) == 40
+    settings = PretrainSettings(model=TINY, batch_size=8, epochs=40 * 8 / len(blocks), warmup_steps=5)
+    log = train_lm(tiny_lm, blocks, settings, on_step=logged.append)
+    assert len(log) == len(logged) == 40 and [r["step"] for r in logged] == list(range(1, 41))
     assert sum(r["loss"] for r in log[-5:]) / 5 < log[0]["loss"] - 1.0
     assert not tiny_lm.training

@@ -136,8 +136,17 @@ def test_method_settings_take_the_profiles_batch_length_lora_and_checkpointing()
     from alignkit.methods.sft import SFTSettings
 
     t4 = PROFILES["t4"]
+    sizes = profiles.profile_settings(t4)
     dpo = profiles.method_settings(DPOSettings(), t4)
     assert (dpo.batch_size, dpo.max_length, dpo.lora, dpo.gradient_checkpointing) == \
-        (t4.batch_size, t4.max_length, t4.lora, True)
+        (sizes.batch_size, sizes.max_length, sizes.lora, True)
     assert profiles.method_settings(SFTSettings(), PROFILES["h100"]).lora is None  # full fine-tuning on 80 GB
     assert precision_kwargs(t4) == {"bf16": False, "fp16": True}
+    # a profile of its own (or a renamed one) trains with the defaults; a fitted profile keeps its sizes
+    assert profiles.profile_settings(dataclasses.replace(t4, name="mine")) == profiles.ProfileSettings()
+    assert profiles.profile_settings(dataclasses.replace(t4, dtype="bfloat16")) == sizes
+
+
+def test_a_profile_holds_hardware_only_and_every_profile_has_its_sizes():
+    assert {f.name for f in dataclasses.fields(profiles.Profile)} == {"name", "device", "dtype", "offline"}
+    assert set(profiles.PROFILE_SETTINGS) == set(PROFILES)

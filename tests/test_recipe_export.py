@@ -13,7 +13,7 @@ import yaml
 
 from alignkit.methods.dpo import DPOSettings, to_conversational
 from alignkit.core.lora import LoraSettings
-from alignkit.core.profiles import PROFILES
+from alignkit.core.profiles import PROFILES, profile_settings
 from alignkit.zoo.export import accelerate_config, export_recipe, trl_config_dict
 
 PAIRS = [{"prompt": f"What is {a} plus {a}?", "chosen": f"{a} plus {a} is {2 * a}.", "rejected": "I like turtles."}
@@ -56,7 +56,7 @@ def test_export_writes_the_dataset_in_trl_format_and_lora_flags(tmp_path):
 def test_profile_settings_drive_the_export(tmp_path):
     paths = export_recipe("dpo", tmp_path, to_conversational(PAIRS), "m", PROFILES["t4"], profile_settings=True)
     config = yaml.safe_load(paths["config"].read_text())
-    t4 = PROFILES["t4"]
+    t4 = profile_settings(PROFILES["t4"])
     assert config["per_device_train_batch_size"] == t4.batch_size and config["max_length"] == t4.max_length
     assert config["lora_r"] == t4.lora.r and config["gradient_checkpointing"] is True
 

@@ -4,6 +4,8 @@ One rule for settings: an explicit argument wins over a passed settings object, 
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from conftest import TINY
 
@@ -16,13 +18,13 @@ from alignkit import zoo
 from alignkit.cli import main as alignkit_main
 from alignkit.methods.dpo import DPOSettings
 from alignkit.infra.errors import CheckpointError
-from alignkit.measure.evaluate import EvalConfig
+from alignkit.measure.evaluate import EvalSettings
 from alignkit.cai.feedback_model import FeedbackSettings
-from alignkit.core.generation import SampleConfig, Samples
+from alignkit.core.generation import SampleSettings, Samples
 from alignkit.methods.kto import KTOSettings
-from alignkit.methods.ppo import PPOConfig
+from alignkit.methods.ppo import PPOSettings
 from alignkit.methods.preferences import PreferenceSet
-from alignkit.methods.pretrain import PretrainConfig
+from alignkit.methods.pretrain import PretrainSettings
 from alignkit.zoo.recipes_cai import CAIPairs
 from alignkit.methods.reward import RewardSettings
 from alignkit.methods.sft import SFTSettings
@@ -31,14 +33,14 @@ from alignkit.world import find_task, load_world
 from alignkit.world.files import read_jsonl
 from alignkit.world.tasks import ideal_response
 
-QUICK_EVAL = EvalConfig(sampling=SampleConfig(max_new_tokens=8))  # every prompt: each kind is represented
+QUICK_EVAL = EvalSettings(sampling=SampleSettings(max_new_tokens=8))  # every prompt: each kind is represented
 TINY_SET = PreferenceSet(n_prompts=4, samples_per_prompt=2, n_heldout_prompts=2)
 NO_IDEA = "No idea, sorry."
 TINY_FEEDBACK = FeedbackSettings(n_reviews=16, n_critiques=16, batch_size=8, seed=3)
 TINY_CAI_PAIRS = CAIPairs(n_helpful_prompts=4, samples_per_prompt=2)  # every red-team prompt, 4 helpful ones
 
 
-def scripted_policy(model, tokenizer, prompts, prompt_format="chat", config=SampleConfig()):
+def scripted_policy(model, tokenizer, prompts, prompt_format="chat", config=SampleSettings()):
     """A stand-in for sampling: even seeds give the ideal response, odd seeds the evasive reply."""
     world = load_world()
     responses = [ideal_response(world, find_task(world, p)) if config.seed % 2 == 0 else NO_IDEA for p in prompts]
@@ -49,8 +51,8 @@ def scripted_policy(model, tokenizer, prompts, prompt_format="chat", config=Samp
 def tiny_zoo(tmp_path_factory):
     """A zoo whose base was built by the base recipe at toy size, with an sft and an rm on top."""
     root = tmp_path_factory.mktemp("zoo")
-    pretrain = PretrainConfig(model=TINY, vocab_size=600, epochs=0.002, batch_size=8, warmup_steps=1, seed=4)
-    recipes.build("base", config=pretrain, root=root, eval_config=QUICK_EVAL)
+    pretrain = PretrainSettings(model=TINY, vocab_size=600, epochs=0.002, batch_size=8, warmup_steps=1, seed=4)
+    recipes.build("base", settings=pretrain, root=root, eval_config=QUICK_EVAL)
     recipes.build("sft", settings=SFTSettings(epochs=0.01, batch_size=32, seed=2), root=root, eval_config=QUICK_EVAL)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(preferences, "sample", scripted_policy)
@@ -97,14 +99,15 @@ def test_rm_honours_settings_and_the_explicit_seed(tiny_zoo):
 
 
 @pytest.mark.slow
-def test_ppo_explicit_kl_coef_wins_over_the_passed_config(tiny_zoo):
-    config = PPOConfig(batch_size=4, minibatch_size=2, max_new_tokens=8, kl_coef=0.1, learning_rate=1e-4)
-    metrics = recipes.build("ppo", config=config, kl_coef=0.5, steps=1, root=tiny_zoo, eval_config=QUICK_EVAL)
+def test_ppo_explicit_kl_coef_and_steps_win_over_the_passed_settings(tiny_zoo):
+    settings = PPOSettings(batch_size=4, minibatch_size=2, max_new_tokens=8, kl_coef=0.1, learning_rate=1e-4, steps=3)
+    metrics = recipes.build("ppo", settings=settings, kl_coef=0.5, steps=1, root=tiny_zoo, eval_config=QUICK_EVAL)
     entry = zoo.info("ppo", root=tiny_zoo)
     assert entry["config"]["kl_coef"] == 0.5 and entry["config"]["learning_rate"] == 1e-4
     assert entry["config"]["batch_size"] == 4 and entry["config"]["steps"] == 1
     assert "rm_score" in metrics and "kl_to_ref" in metrics and metrics["steps"] == 1
-    recipes.build("ppo-nokl", config=config, steps=1, root=tiny_zoo, eval_config=QUICK_EVAL)
+    recipes.build("ppo-nokl", settings=replace(settings, steps=1), root=tiny_zoo, eval_config=QUICK_EVAL)
+    assert zoo.info("ppo-nokl", root=tiny_zoo)["config"]["steps"] == 1  # the passed settings' length
     assert zoo.info("ppo-nokl", root=tiny_zoo)["config"]["kl_coef"] == 0.0  # the recipe's own explicit choice
 
 
@@ -207,9 +210,9 @@ def test_rlaif_dpo_trains_on_ai_labels_for_red_team_pairs_and_human_ones_for_the
 def test_rl_cai_trains_a_preference_model_then_ppo_from_sl_cai(sl_cai_zoo, monkeypatch):
     root, _ = sl_cai_zoo
     monkeypatch.setattr(preferences, "sample", scripted_policy)
-    config = PPOConfig(batch_size=4, minibatch_size=2, max_new_tokens=8)
+    settings = PPOSettings(batch_size=4, minibatch_size=2, max_new_tokens=8)
     metrics = recipes.build("rl-cai", pairs_config=TINY_CAI_PAIRS, reward_settings=RewardSettings(batch_size=8),
-                            config=config, steps=1, root=root, eval_config=QUICK_EVAL)
+                            settings=settings, steps=1, root=root, eval_config=QUICK_EVAL)
     assert metrics["ai_labels"] > 0 and metrics["human_labels"] == 4 and metrics["steps"] == 1
     assert 0 <= metrics["preference_model_train_ai_accuracy"] <= 1 and "train_rm_score" in metrics
     entry = zoo.info("rl-cai", root=root)

@@ -11,7 +11,7 @@ from conftest import TINY, build_reward_model
 
 from alignkit.course.check import cases_for, check
 from alignkit.infra.errors import AlignkitError
-from alignkit.core.generation import SampleConfig, reward_scores
+from alignkit.core.generation import SampleSettings, reward_scores
 from alignkit.methods.preferences import sample_pairs
 from alignkit.methods.reward import (RewardSettings, bradley_terry_loss, oracle_accuracy,
                              preference_accuracy, reward_config, reward_model_from_sft, to_trl_rows,
@@ -87,9 +87,9 @@ def test_trl_rows_are_conversations_that_keep_every_text():
 
 def test_sample_pairs_drops_identical_responses(tiny_lm, small_tokenizer):
     prompts = ["Where does the lunkel live?", "What is 3 plus 4?", "How do I make tea?"]
-    greedy = SampleConfig(max_new_tokens=6, temperature=0)  # every round gives the same response
+    greedy = SampleSettings(max_new_tokens=6, temperature=0)  # every round gives the same response
     assert sample_pairs(tiny_lm, small_tokenizer, prompts, sampling=greedy) == []
-    sampled = SampleConfig(max_new_tokens=6, temperature=1.0)
+    sampled = SampleSettings(max_new_tokens=6, temperature=1.0)
     pairs = sample_pairs(tiny_lm, small_tokenizer, prompts, samples_per_prompt=3, sampling=sampled)
     assert 0 < len(pairs) <= 3 * len(prompts)  # at most C(3, 2) pairs per prompt
     assert all(a != b and p in prompts for p, a, b in pairs)

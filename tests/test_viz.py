@@ -1,5 +1,5 @@
 """Headless tests for alignkit.viz: recording, throttling, the display-handle, final and FigureWidget
-backends (with IPython's display faked), healthy bands, the Trainer callback, static plots, their PNG
+backends (with IPython's display faked), healthy bands, the plot as a training hook, static plots, their PNG
 (alignkit.viz.png), the display bundle with its no-script fallback, and `show`."""
 from __future__ import annotations
 
@@ -278,26 +278,22 @@ def test_import_does_not_load_transformers():
     assert result.stdout.strip() == "False"
 
 
-def test_callback_feeds_trainer_logs():
-    from transformers import TrainerCallback, TrainerControl, TrainerState
-
+def test_a_live_plot_is_a_training_hook():
     plot = LivePlot(["loss"], backend="record", total_steps=10)
-    callback = viz.LivePlotCallback(plot)
-    assert isinstance(callback, TrainerCallback)
-    state, control = TrainerState(), TrainerControl()
-    for step, loss in [(2, 1.5), (4, 1.25)]:
-        state.global_step = step
-        logs = {"loss": loss, "learning_rate": 1e-3, "epoch": step / 10, "note": "text", "nan": float("nan")}
-        callback.on_log(None, state, control, logs=logs)
-    callback.on_log(None, state, control, logs={"flag": True})  # nothing numeric: no row
+    for row in [{"step": 1}, {"step": 2, "loss": 1.5, "learning_rate": 1e-3}, {"step": 3},
+                {"step": 4, "loss": 1.25, "learning_rate": 1e-3}]:
+        plot(row)  # what every train_* calls its on_step hook with
     history = plot.history
-    assert history["step"].tolist() == [2, 4]
-    assert history["loss"].tolist() == [1.5, 1.25]
-    assert history["learning_rate"].tolist() == [1e-3, 1e-3]
-    assert not {"note", "nan", "flag"} & set(history.columns)
-    only_loss = viz.LivePlotCallback(LivePlot(["loss"], backend="record"), metrics=["loss"])
-    only_loss.on_log(None, state, control, logs={"loss": 0.5, "epoch": 1.0})
-    assert list(only_loss.plot.history.columns) == ["step", "loss"]
+    assert history["step"].tolist() == [2, 4]  # a step with nothing logged records nothing
+    assert history["loss"].tolist() == [1.5, 1.25] and history["learning_rate"].tolist() == [1e-3, 1e-3]
+
+
+def test_numeric_logs_keep_finite_numbers_only():
+    from alignkit.core.trl_driver import numeric_logs
+
+    logs = {"loss": torch.tensor(1.5), "epoch": 0.2, "note": "text", "nan": float("nan"), "flag": True}
+    assert numeric_logs(logs) == {"loss": 1.5, "epoch": 0.2}
+    assert numeric_logs(None) == {}
 
 
 class TinyRegressor(torch.nn.Module):
@@ -309,20 +305,28 @@ class TinyRegressor(torch.nn.Module):
         return {"loss": ((self.linear(x).squeeze(-1) - labels) ** 2).mean()}
 
 
-def test_callback_in_a_real_trainer_run(tmp_path, fake_display):
+def test_live_plot_as_the_hook_of_a_real_trainer_run(tmp_path, fake_display):
+    """The TRL driver's per-step callback feeds a LivePlot: one call a step, the logged steps with their logs."""
     from transformers import Trainer, TrainingArguments
+
+    from alignkit.core.trl_driver import step_hook_callback
 
     torch.manual_seed(0)
     rows = [{"x": torch.randn(2), "labels": torch.tensor(1.0)} for _ in range(16)]
-    plot = LivePlot(["loss", "grad_norm"], backend="display", min_interval_s=3600)
+    seen = []
+
+    def hook(row):
+        seen.append(row)
+        plot(row)
+
     args = TrainingArguments(output_dir=str(tmp_path), max_steps=6, per_device_train_batch_size=4,
                              logging_steps=2, report_to=[], save_strategy="no", use_cpu=True, disable_tqdm=True)
-    trainer = Trainer(model=TinyRegressor(), args=args, train_dataset=rows, callbacks=[viz.LivePlotCallback(plot)])
-    trainer.train()
-    train_rows = plot.history.dropna(subset=["loss"])
-    assert train_rows["step"].tolist() == [2, 4, 6]
-    assert "train_loss" in plot.history.columns  # Trainer's final summary is recorded too
-    # Throttled to the first point during training; on_train_end drew the rest.
+    with LivePlot(["loss", "grad_norm"], backend="display", min_interval_s=3600) as plot:
+        Trainer(model=TinyRegressor(), args=args, train_dataset=rows, callbacks=[step_hook_callback(hook)]).train()
+    assert [r["step"] for r in seen] == [1, 2, 3, 4, 5, 6]  # once per step; the end-of-training summary is no step
+    assert [r["step"] for r in seen if "loss" in r] == [2, 4, 6]
+    assert plot.history["step"].tolist() == [2, 4, 6] and "train_loss" not in plot.history.columns
+    # Throttled to the first point during training; leaving the `with` block drew the rest.
     assert [kind for kind, _, _ in fake_display] == ["display", "update"]
     assert len(trace_ys(fake_display[-1][1], "loss")[0]) == 3
 

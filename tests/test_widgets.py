@@ -10,12 +10,12 @@ from alignkit.course import widgets
 
 from alignkit.infra.errors import AlignkitError, AnswerTypeError
 from alignkit.measure.evaluate import heldout_prompts
-from alignkit.core.generation import SampleConfig, reward_scores, sample
+from alignkit.core.generation import SampleSettings, reward_scores, sample
 from alignkit.world import find_task, ideal_response, load_world
 from alignkit.world.labelers import Labeler
 from alignkit.world.oracle import score
 
-GREEDY = SampleConfig(max_new_tokens=6, temperature=0.0)
+GREEDY = SampleSettings(max_new_tokens=6, temperature=0.0)
 XSS = "<script>alert(1)</script>"
 PREFERENCE_KEYS = {"prompt", "chosen", "rejected", "chosen_position", "chosen_model", "rejected_model",
                    "annotator", "session", "pair_index", "time", "choice", "left_model", "right_model"}

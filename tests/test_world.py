@@ -1,7 +1,7 @@
 """The world generator: deterministic, well-formed splits, and the committed data files are current."""
 import re
 
-from alignkit.world import WorldConfig, build_world, cloze, find_task, ideal_response, load_world, splits, statement
+from alignkit.world import WorldSettings, build_world, cloze, find_task, ideal_response, load_world, splits, statement
 from alignkit.world.documents import build_corpus
 from alignkit.world.demonstrators import sft_rows
 from alignkit.world.files import stale_files
@@ -10,8 +10,8 @@ from alignkit.world.vocab import FLATTERY
 
 
 def test_same_seed_same_world_other_seed_other_world():
-    assert build_world(WorldConfig(seed=0)).entities == build_world(WorldConfig(seed=0)).entities
-    assert build_world(WorldConfig(seed=1)).entities != build_world(WorldConfig(seed=0)).entities
+    assert build_world(WorldSettings(seed=0)).entities == build_world(WorldSettings(seed=0)).entities
+    assert build_world(WorldSettings(seed=1)).entities != build_world(WorldSettings(seed=0)).entities
 
 
 def test_heldout_prompts_never_in_training_prompts():

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from alignkit.world.constitution import Constitution, Principle, comparison_text
-from alignkit.core.generation import SampleConfig, completion_logprobs, sample, scored_logprobs
+from alignkit.core.generation import SampleSettings, completion_logprobs, sample, scored_logprobs
 
 __all__ = ["OPTIONS", "ANSWER_CUE", "comparison_text", "continuation_logprobs", "choice_logprobs", "choice_probabilities",
            "two_order_preference", "ai_preferences", "critique_text",
@@ -117,7 +117,7 @@ def _cut(text: str, stops: tuple[str, ...] = STOP_MARKERS) -> str:
     return (text[:min(ends)] if ends else text).strip()
 
 
-def generate_continuations(model, tokenizer, contexts: list[str], cue: str, config: SampleConfig,
+def generate_continuations(model, tokenizer, contexts: list[str], cue: str, config: SampleSettings,
                            prompt_format: str, stops: tuple[str, ...] = STOP_MARKERS) -> list[str]:
     """What the model writes after each context: a chat model answers it as a user turn; a document model
     continues `context + cue` and is cut at the first of `stops` (the next section of an editor's note)."""
@@ -156,7 +156,7 @@ class Revision:
 @torch.no_grad()
 def critique_and_revise(model, tokenizer, constitution: Constitution, prompts: list[str], responses: list[str],
                         rng: random.Random, rounds: int = 1,
-                        sampling: SampleConfig = SampleConfig(temperature=0.0),
+                        sampling: SampleSettings = SampleSettings(temperature=0.0),
                         prompt_format: str = "chat") -> list[Revision]:
     """SL-CAI: per example draw a principle, generate a critique of the response, then a revision; repeat.
 

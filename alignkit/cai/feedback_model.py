@@ -23,6 +23,7 @@ import torch
 from tqdm.auto import tqdm
 
 from alignkit.cai.ai_feedback import ANSWER_CUE, OPTIONS, choice_probabilities, continuation_logprobs
+from alignkit.core.trl_driver import StepHook
 from alignkit.infra.errors import explain_out_of_memory
 
 __all__ = ["FeedbackSettings", "split_review", "split_critique", "split_document", "train_feedback_model",
@@ -72,9 +73,10 @@ def _loss_divisors(tokenizer, documents, continuations) -> torch.Tensor:
 
 
 def train_feedback_model(model, tokenizer, documents: list[str], settings: FeedbackSettings = FeedbackSettings(),
-                         plot=None) -> list[dict]:
+                         on_step: StepHook | None = None) -> list[dict]:
     """Fine-tune `model` in place on reviews and editors' notes, loss per token on what follows each context
-    (the verdict; the critique and revision); returns the per-step log."""
+    (the verdict; the critique and revision); returns the per-step log. on_step(row): after every step, with
+    its logged dict ({"step", "loss"}), e.g. a LivePlot; it replaces the progress bar."""
     questions, verdicts = zip(*(split_document(d) for d in documents))
     divisors = _loss_divisors(tokenizer, documents, verdicts)
     rng = random.Random(settings.seed)
@@ -82,7 +84,7 @@ def train_feedback_model(model, tokenizer, documents: list[str], settings: Feedb
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=0.0)
     model.train()
     log, started = [], time.perf_counter()
-    for step in tqdm(range(steps), desc="feedback model", disable=True if plot is not None else None):
+    for step in tqdm(range(steps), desc="feedback model", disable=True if on_step is not None else None):
         batch = [rng.randrange(len(documents)) for _ in range(settings.batch_size)]
         with explain_out_of_memory("feedback training", f"Lower FeedbackSettings.batch_size (now {settings.batch_size})."):
             logps = continuation_logprobs(model, tokenizer, [questions[i] for i in batch],
@@ -93,8 +95,8 @@ def train_feedback_model(model, tokenizer, documents: list[str], settings: Feedb
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         log.append({"step": step + 1, "loss": loss.item()})
-        if plot is not None:
-            plot.log(step + 1, loss=log[-1]["loss"])
+        if on_step is not None:
+            on_step(log[-1])
     model.eval()
     log[-1]["seconds"] = time.perf_counter() - started
     return log

@@ -18,7 +18,7 @@ import torch
 from alignkit.cai.ai_feedback import ai_preferences
 from alignkit.world.constitution import Constitution
 from alignkit.cai.sl_cai import HARM_PRINCIPLES
-from alignkit.world.labelers import LabelerConfig, label_pairs
+from alignkit.world.labelers import LabelerSettings, label_pairs
 
 __all__ = ["drawn_preferences", "ai_label_rows", "mixed_preference_rows"]
 
@@ -57,7 +57,7 @@ def ai_label_rows(pairs, probabilities: torch.Tensor) -> list[dict]:
 
 
 def mixed_preference_rows(pairs, red_team: list[str], feedback_model, tokenizer, constitution: Constitution,
-                          labeler: LabelerConfig = LabelerConfig(), principles=HARM_PRINCIPLES, seed: int = 0) -> dict:
+                          labeler: LabelerSettings = LabelerSettings(), principles=HARM_PRINCIPLES, seed: int = 0) -> dict:
     """{"ai": rows on red-team prompts labeled by the feedback model, each under one of `principles` drawn at
     random, "human": rows on the rest labeled by the simulated labelers}. Concatenate them for a preference
     model or DPO."""

@@ -132,12 +132,12 @@ def propose_tasks(model, tokenizer, seeds: list[Task], n_tasks: int, rng: random
     """Self-instruct's loop with a document model: prompt with 6 seed + 2 generated tasks, take the first task
     it writes, keep it if valid and novel, until `n_tasks` are kept or `max_rounds` batches are spent."""
     from alignkit.cai.ai_feedback import generate_continuations
-    from alignkit.core.generation import SampleConfig
+    from alignkit.core.generation import SampleSettings
 
     out, pool = Proposals(), [t.instruction for t in seeds]
     while len(out.kept) < n_tasks and out.rounds < max_rounds:
         contexts = [task_prompt(seeds, out.kept, rng).removesuffix(" Task:") for _ in range(batch_size)]
-        config = SampleConfig(temperature=temperature, max_new_tokens=48, batch_size=batch_size,
+        config = SampleSettings(temperature=temperature, max_new_tokens=48, batch_size=batch_size,
                               seed=rng.randrange(2 ** 31))
         texts = generate_continuations(model, tokenizer, contexts, "Task:", config, "document", stops=(" Task:",))
         for text in texts:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from alignkit.cai.ai_feedback import Revision, critique_and_revise
 from alignkit.world.constitution import Constitution
-from alignkit.core.generation import SampleConfig, sample
+from alignkit.core.generation import SampleSettings, sample
 
 __all__ = ["HARM_PRINCIPLES", "SLCAISettings", "red_team_prompts", "helpful_demonstrations", "red_team_revisions", "sl_cai_rows"]
 
@@ -53,11 +53,11 @@ def red_team_revisions(policy, feedback_model, tokenizer, constitution: Constitu
     """The policy's answers to `prompts`, each critiqued and revised by the feedback model (document format)."""
     asked, answers = [], []
     for round_index in range(settings.samples_per_prompt):
-        config = SampleConfig(temperature=settings.temperature, seed=settings.seed + round_index)
+        config = SampleSettings(temperature=settings.temperature, seed=settings.seed + round_index)
         asked += prompts
         answers += sample(policy, tokenizer, prompts, "chat", config).responses
     return critique_and_revise(feedback_model, tokenizer, constitution.subset(settings.principles), asked, answers, random.Random(settings.seed),
-                               rounds=settings.rounds, sampling=SampleConfig(temperature=0.0, seed=settings.seed),
+                               rounds=settings.rounds, sampling=SampleSettings(temperature=0.0, seed=settings.seed),
                                prompt_format="document")
 
 

@@ -15,7 +15,7 @@ from dataclasses import replace
 
 from alignkit.infra.errors import AlignkitError
 from alignkit.measure.best_of_n import best_of, kl_best_of_n
-from alignkit.measure.evaluate import METRICS, REPORTING, EvalConfig, evaluate, paired_difference, summarise
+from alignkit.measure.evaluate import METRICS, REPORTING, EvalSettings, evaluate, paired_difference, summarise
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -154,10 +154,10 @@ def run(args: argparse.Namespace) -> int:
             _check_same_vocabulary(name, flag, model, tokenizer, other, other_tokenizer)
             _check_role(name, flag, other)
             ref, rm = (other, rm) if flag == "--ref" else (ref, other)
-    sampling = replace(EvalConfig().sampling, seed=args.seed)
+    sampling = replace(EvalSettings().sampling, seed=args.seed)
     if args.temperature is not None:
         sampling = replace(sampling, temperature=args.temperature)
-    config = EvalConfig(sampling=sampling, prompt_format=prompt_format(args.model, args.format),
+    config = EvalSettings(sampling=sampling, prompt_format=prompt_format(args.model, args.format),
                         max_prompts=args.max_prompts, samples_per_prompt=args.best_of or args.samples,
                         split=args.split)
     summary, df = evaluate(model, tokenizer, ref_model=ref, reward_model=rm, config=config,

@@ -12,8 +12,8 @@ PROMPT_FORMATS = ("chat", "document")
 
 
 @dataclass(frozen=True)
-class SampleConfig:
-    max_new_tokens: int = 64  # the harness's response cap; PPO's rollouts have their own (PPOConfig.max_new_tokens)
+class SampleSettings:
+    max_new_tokens: int = 64  # the harness's response cap; PPO's rollouts have their own (PPOSettings.max_new_tokens)
     temperature: float = 0.7  # 0 means greedy
     batch_size: int = 64  # prompts per generate() call
     seed: int = 0
@@ -46,7 +46,7 @@ def _completion_length(completion: torch.Tensor, eos_id: int) -> tuple[int, bool
 
 @torch.no_grad()
 def sample(model, tokenizer, prompts: list[str], prompt_format: str = "chat",
-           config: SampleConfig = SampleConfig()) -> Samples:
+           config: SampleSettings = SampleSettings()) -> Samples:
     """Generate one response per prompt, in left-padded batches, with the KV cache."""
     torch.manual_seed(config.seed)
     out = Samples(list(prompts), [], [], [], [], [])
@@ -57,7 +57,7 @@ def sample(model, tokenizer, prompts: list[str], prompt_format: str = "chat",
         enc = tokenizer(texts, return_tensors="pt", padding=True, padding_side="left",
                         add_special_tokens=False).to(device)
         greedy = config.temperature == 0
-        with explain_out_of_memory("generation", f"Lower SampleConfig.batch_size (now {config.batch_size}) "
+        with explain_out_of_memory("generation", f"Lower SampleSettings.batch_size (now {config.batch_size}) "
                                                  f"or max_new_tokens (now {config.max_new_tokens})."):
             generated = model.generate(**enc, max_new_tokens=config.max_new_tokens, do_sample=not greedy,
                                        temperature=None if greedy else config.temperature, top_k=0, top_p=1.0,

@@ -26,7 +26,11 @@ MODEL_KINDS = ("causal-lm", "reward-model")
 
 @dataclass(frozen=True)
 class TinyLlamaConfig:
-    """Shape of the toy models: about 1.4 M parameters with a 2k vocabulary, trainable on a CPU in minutes."""
+    """Shape of the toy models: about 1.4 M parameters with a 2k vocabulary, trainable on a CPU in minutes.
+
+    A `Config`, not `Settings` (alignkit's suffix for how to train, sample or measure): it is a model
+    architecture and mirrors `transformers.LlamaConfig`, into which `to_hf_config` turns it.
+    """
 
     hidden_size: int = 128  # width of the residual stream
     num_layers: int = 4  # transformer blocks

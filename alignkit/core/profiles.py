@@ -1,7 +1,9 @@
 """Hardware profiles and `setup()`, the one call a chapter's first code cell makes.
 
 A profile says where the course runs (CPU or GPU, which precision, offline or not); this module is the
-one place the device and the dtype are chosen. Nothing here is global until `setup()` is called.
+one place the device and the dtype are chosen. What a method trains with on that hardware (batch size,
+sequence length, LoRA, checkpointing) is a profile's `ProfileSettings`, which `method_settings` applies to
+a method's settings. Nothing here is global until `setup()` is called.
 """
 from __future__ import annotations
 
@@ -15,8 +17,9 @@ import torch
 from alignkit.infra.errors import AlignkitError
 from alignkit.core.lora import LoraSettings
 
-__all__ = ["Profile", "PROFILES", "detect_profile", "choose_device", "choose_dtype", "setup", "describe",
-           "default_threads", "precision_kwargs", "real_model_profile", "method_settings"]
+__all__ = ["Profile", "PROFILES", "ProfileSettings", "PROFILE_SETTINGS", "profile_settings", "detect_profile",
+           "choose_device", "choose_dtype", "setup", "describe", "default_threads", "precision_kwargs",
+           "real_model_profile", "method_settings"]
 
 
 @dataclass(frozen=True)
@@ -27,11 +30,6 @@ class Profile:
     device: str  # "cpu" or "cuda"
     dtype: str  # weights' dtype for generation and frozen models: "float32", "bfloat16", "float16"
     offline: bool  # set HF_HUB_OFFLINE=1: the toy track never downloads anything at run time
-    # What a method trains a real model with on this hardware (`method_settings` applies them):
-    batch_size: int = 4  # sequences (or pairs) per device step
-    max_length: int = 512  # tokens of prompt + completion; activations grow with it
-    lora: LoraSettings | None = LoraSettings()  # None: full fine-tuning (every weight, 2 copies for DPO/KTO)
-    gradient_checkpointing: bool = False  # recompute activations in the backward pass: less memory, ~30% slower
 
     @property
     def torch_dtype(self) -> torch.dtype:
@@ -40,18 +38,40 @@ class Profile:
 
 PROFILES: dict[str, Profile] = {
     "cpu-tiny": Profile("cpu-tiny", "cpu", "float32", offline=True),  # a 2-core laptop: the course's default
-    "gpu": Profile("gpu", "cuda", "bfloat16", offline=True,  # the same toy models on a GPU, trained fully
-                   batch_size=32, max_length=128, lora=None),
+    "gpu": Profile("gpu", "cuda", "bfloat16", offline=True),  # the same toy models on a GPU
     "gpu-real": Profile("gpu-real", "cuda", "bfloat16", offline=False),  # a hub model, downloaded once
-    # Real models (135M-1.7B instruct models; 7-8B with LoRA from L4 up), by GPU. See data/results/lora_memory.json.
-    "t4": Profile("t4", "cuda", "float16", offline=False, batch_size=2, max_length=512,  # 16 GB, no bfloat16
-                  lora=LoraSettings(r=16, alpha=32), gradient_checkpointing=True),
-    "l4": Profile("l4", "cuda", "bfloat16", offline=False, batch_size=4, max_length=1024,  # 24 GB
-                  lora=LoraSettings(r=16, alpha=32), gradient_checkpointing=True),
-    "a100": Profile("a100", "cuda", "bfloat16", offline=False, batch_size=8, max_length=2048,  # 40-80 GB
-                    lora=LoraSettings(r=32, alpha=64), gradient_checkpointing=True),
+    # Real models (135M-1.7B instruct models; 7-8B with LoRA from L4 up), by GPU.
+    "t4": Profile("t4", "cuda", "float16", offline=False),  # 16 GB, no bfloat16
+    "l4": Profile("l4", "cuda", "bfloat16", offline=False),  # 24 GB
+    "a100": Profile("a100", "cuda", "bfloat16", offline=False),  # 40-80 GB
+    "h100": Profile("h100", "cuda", "bfloat16", offline=False),  # 80 GB
+}
+
+
+@dataclass(frozen=True)
+class ProfileSettings:
+    """What a method trains a real model with on a profile's hardware (`method_settings` applies it)."""
+
+    batch_size: int = 4  # sequences (or pairs) per device step
+    max_length: int = 512  # tokens of prompt + completion; activations grow with it
+    lora: LoraSettings | None = LoraSettings()  # None: full fine-tuning (every weight, 2 copies for DPO/KTO)
+    gradient_checkpointing: bool = False  # recompute activations in the backward pass: less memory, slower
+
+
+# By profile name; a profile not listed gets ProfileSettings(). Sized for each GPU's memory: see
+# data/results/lora_memory.json (scripts/lora_memory.py).
+PROFILE_SETTINGS: dict[str, ProfileSettings] = {
+    "cpu-tiny": ProfileSettings(),
+    "gpu": ProfileSettings(batch_size=32, max_length=128, lora=None),  # the toy models, trained fully
+    "gpu-real": ProfileSettings(),
+    "t4": ProfileSettings(batch_size=2, max_length=512, lora=LoraSettings(r=16, alpha=32),
+                          gradient_checkpointing=True),
+    "l4": ProfileSettings(batch_size=4, max_length=1024, lora=LoraSettings(r=16, alpha=32),
+                          gradient_checkpointing=True),
+    "a100": ProfileSettings(batch_size=8, max_length=2048, lora=LoraSettings(r=32, alpha=64),
+                            gradient_checkpointing=True),
     # 80 GB: a model up to ~2B fine-tunes fully (about 18 bytes per parameter for DPO, frozen reference included).
-    "h100": Profile("h100", "cuda", "bfloat16", offline=False, batch_size=16, max_length=2048, lora=None),
+    "h100": ProfileSettings(batch_size=16, max_length=2048, lora=None),
 }
 
 # Substrings of torch.cuda.get_device_name() → the real-model profile for that GPU.
@@ -188,10 +208,15 @@ def real_model_profile() -> Profile:
     return _fit_to_machine(PROFILES[chosen])
 
 
+def profile_settings(profile: Profile) -> ProfileSettings:
+    """The batch size, sequence length, LoRA and checkpointing a method trains with on `profile`'s hardware."""
+    return PROFILE_SETTINGS.get(profile.name, ProfileSettings())
+
+
 def method_settings(settings, profile: Profile):
     """`settings` (SFTSettings, RewardSettings, DPOSettings, KTOSettings...) with the profile's batch size,
-    sequence length, LoRA and checkpointing, where the settings class has such a field."""
-    wanted = {"batch_size": profile.batch_size, "max_length": profile.max_length, "lora": profile.lora,
-              "gradient_checkpointing": profile.gradient_checkpointing}
+    sequence length, LoRA and checkpointing (`profile_settings`), where the settings class has such a field."""
+    sizes = profile_settings(profile)
+    wanted = {f.name: getattr(sizes, f.name) for f in fields(sizes)}
     names = {f.name for f in fields(settings)}
     return replace(settings, **{key: value for key, value in wanted.items() if key in names})

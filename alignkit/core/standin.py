@@ -35,7 +35,10 @@ CHATML_TEMPLATE = (
 
 @dataclass(frozen=True)
 class StandinConfig:
-    """Shape of a stand-in; the default is a Qwen2-style model of about 0.4 M parameters."""
+    """Shape of a stand-in; the default is a Qwen2-style model of about 0.4 M parameters.
+
+    A `Config`, not `Settings`: a model architecture, mirroring the `transformers` config it is built into.
+    """
 
     family: str = "qwen2"  # "qwen2" (Qwen2ForCausalLM) or "llama" (LlamaForCausalLM)
     vocab_size: int = 512  # byte-level BPE: 256 byte symbols + merges + 2 special tokens

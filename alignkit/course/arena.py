@@ -31,10 +31,10 @@ import pandas as pd
 from alignkit import quiz
 from alignkit.infra.errors import AlignkitError
 from alignkit.measure.stats import mean_and_se
-from alignkit.core.generation import SampleConfig
+from alignkit.core.generation import SampleSettings
 from alignkit.course.widgets import VotingSession, is_preference, read_votes, response_table, session_id
 from alignkit.world import load_world
-from alignkit.world.labelers import Labeler, LabelerConfig
+from alignkit.world.labelers import Labeler, LabelerSettings
 from alignkit.world.oracle import score
 
 __all__ = ["Arena", "simulated_votes", "win_rates", "bradley_terry", "gold_ranking", "agreement_with_gold"]
@@ -88,7 +88,7 @@ class Arena(VotingSession):
 
     # Not VotingSession.__init__ (it answers with two models): these are the attributes its methods read.
     def __init__(self, prompts, models: Any, *, votes_path=None, annotator: str | None = None, seed: int = 0,
-                 sampling: SampleConfig | None = None, formats: dict[str, str] | None = None):
+                 sampling: SampleSettings | None = None, formats: dict[str, str] | None = None):
         models = _named_models(models)
         self.votes_path = quiz.alignkit_home() / "votes.jsonl" if votes_path is None else Path(votes_path)
         # Gold is revealed after each vote (VotingSession's feedback), never before: the arena is blind.
@@ -202,7 +202,7 @@ class Arena(VotingSession):
             self._prompt_html.value = f"<b>All {len(self.pairs)} pairs are voted on. Thank you!</b>"
 
 
-def simulated_votes(arena: Arena, labeler: LabelerConfig = LabelerConfig()) -> list[dict]:
+def simulated_votes(arena: Arena, labeler: LabelerSettings = LabelerSettings()) -> list[dict]:
     """Cast every remaining vote of `arena` with a simulated labeler (not a person): Labeler.compare on the pair.
 
     The rows name the labeler as annotator ("simulated-labeler-SEED"). Identical responses are a tie.

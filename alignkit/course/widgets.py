@@ -36,7 +36,7 @@ from alignkit import quiz
 from alignkit.infra import storage
 from alignkit.infra.errors import AlignkitError, AnswerTypeError
 from alignkit.infra.runtime import in_ci, in_kernel
-from alignkit.core.generation import PROMPT_FORMATS, SampleConfig, reward_scores, sample
+from alignkit.core.generation import PROMPT_FORMATS, SampleSettings, reward_scores, sample
 from alignkit.world import load_world
 from alignkit.world.oracle import score
 
@@ -66,10 +66,10 @@ def _prompt_format(name: str, formats: dict | None) -> str:
     return fmt
 
 
-def _responses(name: str, spec: Any, prompts: list[str], prompt_format: str, sampling: SampleConfig | None) -> list[str]:
+def _responses(name: str, spec: Any, prompts: list[str], prompt_format: str, sampling: SampleSettings | None) -> list[str]:
     if isinstance(spec, tuple) and len(spec) == 2:
         model, tokenizer = spec
-        return sample(model, tokenizer, prompts, prompt_format, sampling or SampleConfig()).responses
+        return sample(model, tokenizer, prompts, prompt_format, sampling or SampleSettings()).responses
     if callable(spec) and not isinstance(spec, torch.nn.Module):
         responses = list(spec(list(prompts)))
         if len(responses) != len(prompts) or not all(isinstance(r, str) for r in responses):
@@ -89,7 +89,7 @@ def _rm_scores(reward_model: Any, prompts: list[str], responses: list[str]) -> l
                         "zoo.load('rm'), or a function (prompts, responses) -> scores.")
 
 
-def response_table(prompts, models: dict, *, reward_model: Any = None, sampling: SampleConfig | None = None,
+def response_table(prompts, models: dict, *, reward_model: Any = None, sampling: SampleSettings | None = None,
                    formats: dict[str, str] | None = None) -> pd.DataFrame:
     """Every model's response to every prompt, scored: what `compare` shows, and the pairs a vote is cast on.
 
@@ -152,7 +152,7 @@ def _table_html(table: pd.DataFrame) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def compare(prompts, models: dict, *, reward_model: Any = None, sampling: SampleConfig | None = None,
+def compare(prompts, models: dict, *, reward_model: Any = None, sampling: SampleSettings | None = None,
             formats: dict[str, str] | None = None, show: bool = True) -> pd.DataFrame:
     """Every model's response to every prompt, with its gold score (and RM score when an RM is given).
 
@@ -221,7 +221,7 @@ class VotingSession:
 
     def __init__(self, prompts, model_a: Any, model_b: Any, *, votes_path: str | os.PathLike | None = None,
                  annotator: str | None = None, seed: int = 0, names: tuple[str, str] | None = None,
-                 reward_model: Any = None, sampling: SampleConfig | None = None,
+                 reward_model: Any = None, sampling: SampleSettings | None = None,
                  formats: dict[str, str] | None = None, reveal_scores: str = "after"):
         if reveal_scores not in REVEAL_SCORES:
             raise AlignkitError(f"reveal_scores must be one of {', '.join(REVEAL_SCORES)}, not {reveal_scores!r}.")

@@ -7,7 +7,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from alignkit.measure.evaluate import EvalConfig, evaluate
+from alignkit.measure.evaluate import EvalSettings, evaluate
 from alignkit.infra.storage import atomic_write_json
 from alignkit.core.trl_driver import StepHook
 from alignkit.infra.paths import results_dir
@@ -21,14 +21,14 @@ RESULTS_DIR = results_dir()  # read results with alignkit.measure.stats.load_res
 
 
 def held_out_point(model, tokenizer, keys: Iterable[str], ref_model=None, reward_model=None,
-                   config: EvalConfig = EvalConfig(), **where) -> dict:
+                   config: EvalSettings = EvalSettings(), **where) -> dict:
     """`where` plus the harness's summary keys, each with its standard error, on the test prompts (cloze skipped:
-    it does not change). config: EvalConfig (default one response per prompt, for measuring mid-run)."""
+    it does not change). config: EvalSettings (default one response per prompt, for measuring mid-run)."""
     return held_out_point_and_frame(model, tokenizer, keys, ref_model, reward_model, config, **where)[0]
 
 
 def held_out_point_and_frame(model, tokenizer, keys: Iterable[str], ref_model=None, reward_model=None,
-                             config: EvalConfig = EvalConfig(), **where) -> tuple[dict, pd.DataFrame]:
+                             config: EvalSettings = EvalSettings(), **where) -> tuple[dict, pd.DataFrame]:
     """`held_out_point` and the harness's per-response frame, for pairing two points prompt by prompt."""
     training = model.training
     summary, df = evaluate(model, tokenizer, ref_model=ref_model, reward_model=reward_model, cloze=False,
@@ -38,10 +38,10 @@ def held_out_point_and_frame(model, tokenizer, keys: Iterable[str], ref_model=No
 
 
 def every(n: int, action: Callable[[int], None]) -> StepHook:
-    """A step hook that runs action(step) on every n-th step."""
-    def on_step(step: int) -> None:
-        if step % n == 0:
-            action(step)
+    """A step hook that runs action(step) on every n-th step (the hook receives each step's logged row)."""
+    def on_step(row: dict) -> None:
+        if row["step"] % n == 0:
+            action(row["step"])
 
     return on_step
 

@@ -19,7 +19,7 @@ from alignkit.methods.preferences import sample_pairs
 from alignkit.cai.sl_cai import HARM_PRINCIPLES
 from alignkit.world import find_task, load_world
 from alignkit.world.files import read_jsonl
-from alignkit.world.labelers import LabelerConfig, order_free_probability
+from alignkit.world.labelers import LabelerSettings, order_free_probability
 from alignkit.world.oracle import gold
 
 __all__ = ["validation_pairs", "ai_labels", "agreement_by_kind", "measure_agreement"]
@@ -57,7 +57,7 @@ def _rate(values: list[float]) -> tuple[float, float]:
     return round(mean, 4), round(math.sqrt(max(mean * (1 - mean), 0.0) / n), 4)
 
 
-def agreement_by_kind(pairs, labels: dict[str, torch.Tensor], labeler: LabelerConfig = LabelerConfig()) -> dict:
+def agreement_by_kind(pairs, labels: dict[str, torch.Tensor], labeler: LabelerSettings = LabelerSettings()) -> dict:
     """Per kind: pairs whose gold differs, each principle's agreement with gold (± SE), the labelers' expected
     agreement with gold (their ceiling) and the ensemble's agreement with the labelers' majority."""
     world, groups = load_world(), {}

@@ -14,9 +14,9 @@ import torch
 from alignkit import zoo
 from alignkit.methods.dpo import DPOSettings, train_dpo
 from alignkit.experiments.common import every, held_out_point, run_parallel
-from alignkit.methods.ppo import PPOConfig
+from alignkit.methods.ppo import PPOSettings
 from alignkit.methods.ppo_train import train_ppo
-from alignkit.zoo.recipes import PPO_STEPS, dpo_setup, ppo_setup
+from alignkit.zoo.recipes import dpo_setup, ppo_setup
 
 __all__ = ["FrontierPlan", "dpo_run", "ppo_run", "best_gold_within", "frontier"]
 
@@ -30,8 +30,8 @@ class FrontierPlan:
     ppo_targets: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)  # summed KL per response, nats
     eval_every_dpo: int = 8  # optimiser steps between held-out measurements
     eval_every_ppo: int = 5
-    ppo_steps: int = PPO_STEPS
-    # PPOConfig's default horizon (10,000 rollouts) lets beta move by under 20% in a 30-step run; 64 rollouts
+    ppo_steps: int = PPOSettings().steps
+    # PPOSettings' default horizon (10,000 rollouts) lets beta move by under 20% in a 30-step run; 64 rollouts
     # (two steps) let the controller reach each target within the run.
     ppo_kl_horizon: int = 64
 
@@ -58,8 +58,8 @@ def dpo_run(beta: float, learning_rate: float | None, plan: FrontierPlan = Front
 def ppo_run(target_kl: float, plan: FrontierPlan = FrontierPlan()) -> list[dict]:
     """One PPO run from `sft` with the adaptive KL controller steering to `target_kl`, measured every few steps."""
     torch.set_num_threads(1)
-    config = replace(PPOConfig(), target_kl=target_kl, kl_horizon=plan.ppo_kl_horizon)
-    policy, ref_model, rm, value_model, tokenizer, prompts = ppo_setup(config)
+    settings = replace(PPOSettings(), steps=plan.ppo_steps, target_kl=target_kl, kl_horizon=plan.ppo_kl_horizon)
+    policy, ref_model, rm, value_model, tokenizer, prompts = ppo_setup()
     where = {"method": "ppo", "target_kl": target_kl}
 
     def measure(step: int) -> None:
@@ -67,7 +67,7 @@ def ppo_run(target_kl: float, plan: FrontierPlan = FrontierPlan()) -> list[dict]
 
     points: list[dict] = []
     measure(0)
-    train_ppo(policy, ref_model, rm, value_model, tokenizer, prompts, config, plan.ppo_steps,
+    train_ppo(policy, ref_model, rm, value_model, tokenizer, prompts, settings,
               on_step=every(plan.eval_every_ppo, measure))
     return points
 
@@ -88,6 +88,6 @@ def frontier(plan: FrontierPlan = FrontierPlan(), jobs: int = 2) -> dict:
     dpo_points = run_parallel(dpo_run, dpo_args, jobs)
     ppo_points = run_parallel(ppo_run, [(target, plan) for target in plan.ppo_targets], jobs)
     points = [p for run in dpo_points + ppo_points for p in run]
-    return {"plan": asdict(plan), "dpo_settings": asdict(DPOSettings()), "ppo_config": asdict(PPOConfig()),
+    return {"plan": asdict(plan), "dpo_settings": asdict(DPOSettings()), "ppo_config": asdict(PPOSettings()),
             "eval_every": {"dpo": plan.eval_every_dpo, "ppo": plan.eval_every_ppo},
             "points": points, "best_gold_within_kl": best_gold_within(points)}

@@ -16,7 +16,7 @@ from pathlib import Path
 from alignkit.zoo import recipes
 
 from alignkit import zoo
-from alignkit.measure.evaluate import EvalConfig, evaluate
+from alignkit.measure.evaluate import EvalSettings, evaluate
 from alignkit.experiments.common import run_parallel
 from alignkit.core.profiles import setup
 
@@ -63,7 +63,7 @@ def sampling_spread(names: list[str], seeds: list[int], command: str) -> dict:
         model, _ = zoo.load(name)
         runs = []
         for seed in seeds:
-            config = EvalConfig(sampling=replace(EvalConfig().sampling, seed=seed))
+            config = EvalSettings(sampling=replace(EvalSettings().sampling, seed=seed))
             summary, _ = evaluate(model, tokenizer, ref_model=sft, config=config, cloze=False)
             runs.append({"sampling_seed": seed} | {k: summary[k] for k in KEYS if k in summary})
             print(name, runs[-1], flush=True)

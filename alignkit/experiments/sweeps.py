@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from alignkit.experiments.common import held_out_point, run_parallel
-from alignkit.methods.ppo import PPOConfig
+from alignkit.methods.ppo import PPOSettings
 from alignkit.core.profiles import setup
-from alignkit.zoo.recipes import PPO_STEPS, train_ppo_checkpoint
+from alignkit.zoo.recipes import train_ppo_checkpoint
 
 __all__ = ["LOG_KEYS", "EVAL_KEYS", "ppo_run", "ppo_sweep"]
 
@@ -19,7 +19,7 @@ EVAL_KEYS = ("gold_reward", "rm_score", "kl_to_ref", "harmful_compliance", "over
              "answer_rate", "fact_accuracy", "hallucination_rate")
 
 
-def ppo_run(kl_coef: float, seed: int, steps: int = PPO_STEPS) -> dict:
+def ppo_run(kl_coef: float, seed: int, steps: int = PPOSettings().steps) -> dict:
     """The zoo's PPO recipe with this kl_coef and seed (one torch thread), its log and held-out evaluation."""
     setup(seed=seed, threads=1)
     trained = train_ppo_checkpoint(seed=seed, kl_coef=kl_coef, steps=steps)
@@ -29,7 +29,7 @@ def ppo_run(kl_coef: float, seed: int, steps: int = PPO_STEPS) -> dict:
             "eval": point}
 
 
-def ppo_sweep(kl_coefs: list[float], seeds: list[int], steps: int = PPO_STEPS, jobs: int = 2) -> dict:
+def ppo_sweep(kl_coefs: list[float], seeds: list[int], steps: int = PPOSettings().steps, jobs: int = 2) -> dict:
     """One PPO run per (kl_coef, seed), `jobs` at a time."""
     runs = run_parallel(ppo_run, [(k, s, steps) for k in kl_coefs for s in seeds], jobs)
-    return {"config": asdict(PPOConfig()), "steps": steps, "runs": runs}
+    return {"config": asdict(PPOSettings()), "steps": steps, "runs": runs}

@@ -20,15 +20,15 @@ from alignkit.methods.dpo import DPOSettings
 from alignkit.measure.evaluate import REPORTING, per_prompt, prompts_for
 from alignkit.measure.stats import load_result, mean_and_se
 from alignkit.experiments.common import RESULTS_DIR, held_out_point_and_frame, run_parallel, write_result
-from alignkit.core.generation import SampleConfig
+from alignkit.core.generation import SampleSettings
 from alignkit.methods.kto import KTOSettings
-from alignkit.methods.ppo import PPOConfig
+from alignkit.methods.ppo import PPOSettings
 from alignkit.methods.ppo_train import train_ppo
 from alignkit.methods.preferences import REWARD_MODEL_SET, sample_pairs
-from alignkit.zoo.recipes import PPO_STEPS, ppo_setup, train
+from alignkit.zoo.recipes import ppo_setup, train
 from alignkit.methods.reward import RewardSettings, pair_correctness
 from alignkit.methods.sft import SFTSettings
-from alignkit.world.labelers import LabelerConfig, agreement_ceiling, label_pairs
+from alignkit.world.labelers import LabelerSettings, agreement_ceiling, label_pairs
 
 __all__ = ["Grid", "GRIDS", "VALIDATION", "validation_pairs", "candidate", "choose", "sft_reference", "tune",
            "add_sft_reference"]
@@ -46,13 +46,12 @@ class Grid:
     keyword: str
     default: object
     changes: tuple[dict, ...]
-    steps: tuple[int, ...] = ()  # PPO's length: each run is measured at these steps ("steps" joins the setting)
+    steps: tuple[int, ...] = ()  # PPO's length: each run is measured at these steps (`steps` joins the setting)
     metric: str = "gold_reward"  # "pair_accuracy": the reward model's agreement with validation labels
 
     def current(self) -> dict:
         """The zoo's setting of what the grid varies."""
-        fields = {k: getattr(self.default, k) for k in self.changes[0]}
-        return fields | ({"steps": PPO_STEPS} if self.steps else {})
+        return {k: getattr(self.default, k) for k in (*self.changes[0], *(("steps",) if self.steps else ()))}
 
 
 def _product(**values: tuple) -> tuple[dict, ...]:
@@ -66,8 +65,9 @@ GRIDS = {
     "sft": Grid("sft", "settings", SFTSettings(), _product(epochs=(3.0, 6.0, 9.0), learning_rate=(5e-4, 1e-3, 2e-3))),
     "rm": Grid("rm", "settings", RewardSettings(), _product(learning_rate=(2e-5, 5e-5, 1e-4, 2e-4, 4e-4, 8e-4)),
                metric="pair_accuracy"),
-    "ppo": Grid("ppo", "config", PPOConfig(), _product(kl_coef=(0.05, 0.1, 0.2, 0.5))),
-    "ppo-schedule": Grid("ppo", "config", PPOConfig(), _product(learning_rate=(1e-4, 2e-4, 4e-4)), steps=(15, 30, 45)),
+    "ppo": Grid("ppo", "settings", PPOSettings(), _product(kl_coef=(0.05, 0.1, 0.2, 0.5))),
+    "ppo-schedule": Grid("ppo", "settings", PPOSettings(), _product(learning_rate=(1e-4, 2e-4, 4e-4)),
+                         steps=(15, 30, 45)),
     "dpo": Grid("dpo", "settings", DPOSettings(), _product(beta=(0.1, 0.3), learning_rate=(1e-4, 3e-4))),
     "kto": Grid("kto", "settings", KTOSettings(), _product(beta=(0.1, 0.3), learning_rate=(1e-4, 3e-4))),
 }
@@ -85,8 +85,8 @@ def validation_pairs() -> tuple[list[dict], float]:
     labelers' accuracy ceiling on them."""
     sft, tokenizer = zoo.load("sft")
     pairs = sample_pairs(sft, tokenizer, prompts_for("validation"), samples_per_prompt=4,
-                         sampling=SampleConfig(temperature=REWARD_MODEL_SET.temperature), seed=VALIDATION_PAIR_SEED)
-    labeler = replace(LabelerConfig(), seed=LabelerConfig().seed + 2)  # labelers neither training set had
+                         sampling=SampleSettings(temperature=REWARD_MODEL_SET.temperature), seed=VALIDATION_PAIR_SEED)
+    labeler = replace(LabelerSettings(), seed=LabelerSettings().seed + 2)  # labelers neither training set had
     return label_pairs(pairs, labeler), agreement_ceiling(pairs, labeler)["accuracy_ceiling"]
 
 
@@ -96,15 +96,15 @@ def candidate(method: str, change: dict, pairs: list[dict] | None = None) -> lis
     grid = GRIDS[method]
     settings = replace(grid.default, **change)
     if grid.steps:
-        policy, ref_model, reward_model, value_model, tokenizer, prompts = ppo_setup(settings)
+        policy, ref_model, reward_model, value_model, tokenizer, prompts = ppo_setup()
         points: list[dict] = []
 
-        def measure(step: int) -> None:
-            if step in grid.steps:
-                points.append(_policy_point(policy, tokenizer, ref_model, **change, steps=step))
+        def measure(row: dict) -> None:
+            if row["step"] in grid.steps:
+                points.append(_policy_point(policy, tokenizer, ref_model, **change, steps=row["step"]))
 
-        train_ppo(policy, ref_model, reward_model, value_model, tokenizer, prompts, settings, max(grid.steps),
-                  on_step=measure)
+        train_ppo(policy, ref_model, reward_model, value_model, tokenizer, prompts,
+                  replace(settings, steps=max(grid.steps)), on_step=measure)
         return points
     trained = train(grid.recipe, seed=0, **{grid.keyword: settings})
     if grid.metric == "pair_accuracy":

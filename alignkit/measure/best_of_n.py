@@ -1,6 +1,6 @@
 """Best-of-n: draw n responses per prompt and keep the one a reward model scores highest.
 
-    summary, frame = evaluate(sft, tok, reward_model=rm, config=EvalConfig(samples_per_prompt=16, ...))
+    summary, frame = evaluate(sft, tok, reward_model=rm, config=EvalSettings(samples_per_prompt=16, ...))
     curve = best_of_n_curve(frame)                 # n = 1, 2, 4, ..., 16: gold under the RM and under gold
     within_prompt_correlation(frame)               # per kind: does the RM order a prompt's samples like gold?
 

@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 
 from alignkit.infra.errors import AlignkitError
-from alignkit.core.generation import SampleConfig, reward_scores, sample, sequence_kl
+from alignkit.core.generation import SampleSettings, reward_scores, sample, sequence_kl
 from alignkit.measure.stats import mean_and_se, verdict
 from alignkit.world import find_task, load_world
 from alignkit.world.files import read_jsonl
@@ -25,17 +25,17 @@ PROMPT_FILES = {"test": "prompts_heldout.jsonl", "validation": "prompts_validati
 
 
 @dataclass(frozen=True)
-class EvalConfig:
-    sampling: SampleConfig = field(default_factory=SampleConfig)
+class EvalSettings:
+    sampling: SampleSettings = field(default_factory=SampleSettings)
     prompt_format: str = "chat"  # "chat" for fine-tuned models; "document" for a base model
     max_prompts: int | None = None  # evaluate on the first N prompts only (quick looks)
     samples_per_prompt: int = 1  # responses per prompt, sampling seeds seed, seed + 1, ...
     split: str = "test"  # "test": the numbers the course reports; "validation": where settings are chosen
 
 
-# What the zoo, `alignkit eval` and data/results report: four responses per prompt halve the sampling noise,
-# which on one response per prompt (a gold spread of about 0.011) was as large as differences the course reads.
-REPORTING = EvalConfig(samples_per_prompt=4)
+# What the zoo, `alignkit eval` and data/results report: four responses per prompt halve the sampling noise of
+# one, which was as large as differences the course reads. The one place this preset is written.
+REPORTING = EvalSettings(samples_per_prompt=4)
 
 
 def prompts_for(split: str = "test") -> list[str]:
@@ -137,7 +137,7 @@ def cloze_accuracy(model, tokenizer, rows: list[dict] | None = None, batch_size:
             "heldout_cloze_accuracy": round(sum(heldout) / max(1, len(heldout)), 4)}
 
 
-def evaluate(model, tokenizer, *, ref_model=None, reward_model=None, config: EvalConfig = EvalConfig(),
+def evaluate(model, tokenizer, *, ref_model=None, reward_model=None, config: EvalSettings = EvalSettings(),
              prompts: list[str] | None = None, cloze: bool = True) -> tuple[dict, pd.DataFrame]:
     """Generate on the split's prompts and measure. Returns (summary, per-response DataFrame)."""
     prompts = prompts if prompts is not None else prompts_for(config.split)[: config.max_prompts]
@@ -159,7 +159,7 @@ def evaluate(model, tokenizer, *, ref_model=None, reward_model=None, config: Eva
 
 
 def evaluate_models(models: Mapping[str, object], tokenizer, *, ref_model=None, reward_model=None,
-                    config: EvalConfig = EvalConfig()) -> dict[str, tuple[dict, pd.DataFrame]]:
+                    config: EvalSettings = EvalSettings()) -> dict[str, tuple[dict, pd.DataFrame]]:
     """Several models on the same prompts, the same way (config, samples per prompt included; no cloze), so their
     summaries sit in one table and any two can be paired: {name: (summary, per-response DataFrame)}."""
     return {name: evaluate(model, tokenizer, ref_model=ref_model, reward_model=reward_model, config=config, cloze=False)

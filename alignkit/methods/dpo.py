@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 
 from alignkit.infra.errors import AlignkitError
-from alignkit.core.lora import LoraSettings
-from alignkit.methods.preferences import DEFAULT_BETA, implicit_rewards
+from alignkit.methods.preferences import implicit_rewards
+from alignkit.methods.settings import PreferenceTrainingSettings
 from alignkit.core.trl_driver import StepHook, run_trainer, trainer_kwargs
 
 __all__ = [
@@ -60,19 +60,11 @@ def to_conversational(rows: list[dict]) -> list[dict]:
 # --- training --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class DPOSettings:
-    # Chosen on the validation prompts (scripts/tune.py dpo, data/results/tuning_dpo.json): beta 0.3 at lr 1e-4
-    # had the best validation gold of beta 0.1 / 0.3 x lr 1e-4 / 3e-4; 3e-4 moved further and lost gold.
-    beta: float = DEFAULT_BETA  # strength of the KL leash to the reference
+@dataclass(frozen=True, kw_only=True)
+class DPOSettings(PreferenceTrainingSettings):
+    # beta (PreferenceTrainingSettings) and learning_rate: chosen on the validation prompts
+    # (scripts/tune.py dpo, data/results/tuning_dpo.json). One epoch over the pairs, as the paper.
     learning_rate: float = 1e-4
-    epochs: float = 1.0  # one pass over the pairs, as the paper
-    batch_size: int = 16  # preference pairs per step (the policy sees 2x as many sequences)
-    max_length: int = 128  # tokens of prompt + completion; the world's conversations are far shorter
-    warmup_steps: int = 5
-    gradient_checkpointing: bool = False  # TRL's default True only costs time on models this small
-    seed: int = 0
-    lora: LoraSettings | None = None  # LoRA adapters instead of full fine-tuning (alignkit.core.lora)
 
 
 def dpo_config(settings: DPOSettings, output_dir: str, profile=None):
@@ -88,13 +80,14 @@ def dpo_config(settings: DPOSettings, output_dir: str, profile=None):
 
 
 def train_dpo(model, ref_model, tokenizer, rows: list[dict], settings: DPOSettings = DPOSettings(),
-              plot=None, on_step: StepHook | None = None) -> list[dict]:
+              on_step: StepHook | None = None) -> list[dict]:
     """Train `model` in place with DPO against the frozen `ref_model`; returns TRL's log history.
 
     rows: prompt/chosen/rejected strings (as `label_pairs` returns them) or TRL conversational rows.
     ref_model must be given: TRL would otherwise reload the reference by the model's name. With
     settings.lora, ref_model=None: the backbone with its adapters off is the reference (one copy in memory).
-    on_step(step): called after every optimiser step (e.g. to measure gold reward and KL every N steps).
+    on_step(row): called after every optimiser step with its logged dict (a LivePlot; or measure gold reward and
+    KL every N steps, `experiments.common.every`).
     """
     from trl import DPOTrainer
 
@@ -108,5 +101,5 @@ def train_dpo(model, ref_model, tokenizer, rows: list[dict], settings: DPOSettin
     trl_rows = [{k: r[k] for k in ("prompt", "chosen", "rejected")} for r in trl_rows]
     if ref_model is not None:
         ref_model.eval().requires_grad_(False)
-    return run_trainer(DPOTrainer, model, tokenizer, trl_rows, lambda out: dpo_config(settings, out), plot=plot,
+    return run_trainer(DPOTrainer, model, tokenizer, trl_rows, lambda out: dpo_config(settings, out),
                        on_step=on_step, lora=settings.lora, ref_model=ref_model)

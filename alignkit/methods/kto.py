@@ -15,11 +15,10 @@ from dataclasses import dataclass, replace
 import torch
 
 from alignkit.infra.errors import AlignkitError
-from alignkit.core.generation import SampleConfig, sample
-from alignkit.core.lora import LoraSettings
-from alignkit.methods.preferences import DEFAULT_BETA
+from alignkit.core.generation import SampleSettings, sample
+from alignkit.methods.settings import PreferenceTrainingSettings
 from alignkit.core.trl_driver import StepHook, run_trainer, trainer_kwargs
-from alignkit.world.labelers import Labeler, LabelerConfig
+from alignkit.world.labelers import Labeler, LabelerSettings
 
 __all__ = [
     "KTOBatchSizeError",
@@ -81,8 +80,8 @@ def unpaired_rows(pref_rows: list[dict]) -> list[dict]:
     return out
 
 
-def one_output_rows(model, tokenizer, prompts: list[str], labeler: LabelerConfig = LabelerConfig(), seed: int = 0,
-                    sampling: SampleConfig = SampleConfig(temperature=1.0)) -> list[dict]:
+def one_output_rows(model, tokenizer, prompts: list[str], labeler: LabelerSettings = LabelerSettings(), seed: int = 0,
+                    sampling: SampleSettings = SampleSettings(temperature=1.0)) -> list[dict]:
     """One sampled response per prompt, thumbs up or down from a simulated labeler: no pairs ever formed.
 
     Rows are prompt/completion/label (plus the annotator), as `Labeler.thumbs` returns them.
@@ -126,19 +125,14 @@ def to_unpaired_conversational(rows: list[dict]) -> list[dict]:
 # --- training --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class KTOSettings:
-    beta: float = DEFAULT_BETA  # the KL leash, as DPO's (both chosen on the validation prompts)
+@dataclass(frozen=True, kw_only=True)
+class KTOSettings(PreferenceTrainingSettings):
+    # beta (PreferenceTrainingSettings) and learning_rate: chosen on the validation prompts
+    # (scripts/tune.py kto, data/results/tuning_kto.json). batch_size: at least 2, since z0 comes from
+    # mismatched pairs in the batch.
+    learning_rate: float = 3e-4
     desirable_weight: float = 1.0  # λ_D; raise it when desirable examples are scarce (recommended_desirable_weight)
     undesirable_weight: float = 1.0  # λ_U
-    learning_rate: float = 3e-4  # chosen on the validation prompts (data/results/tuning_kto.json), with beta 0.3
-    epochs: float = 1.0
-    batch_size: int = 16  # examples per step; at least 2, since z0 comes from mismatched pairs in the batch
-    max_length: int = 128  # tokens of prompt + completion
-    warmup_steps: int = 5
-    gradient_checkpointing: bool = False  # TRL's default True only costs time on models this small
-    seed: int = 0
-    lora: LoraSettings | None = None  # LoRA adapters instead of full fine-tuning (alignkit.core.lora)
 
 
 def kto_config(settings: KTOSettings, output_dir: str, profile=None):
@@ -156,7 +150,7 @@ def kto_config(settings: KTOSettings, output_dir: str, profile=None):
 
 
 def train_kto(model, ref_model, tokenizer, rows: list[dict], settings: KTOSettings = KTOSettings(),
-              plot=None, on_step: StepHook | None = None) -> list[dict]:
+              on_step: StepHook | None = None) -> list[dict]:
     """Train `model` in place with KTO against the frozen `ref_model`; returns TRL's log history.
 
     rows: prompt/completion/label strings (`unpaired_rows`, `one_output_rows`) or TRL conversational rows.
@@ -181,5 +175,5 @@ def train_kto(model, ref_model, tokenizer, rows: list[dict], settings: KTOSettin
     trl_rows = [{k: r[k] for k in ("prompt", "completion", "label")} for r in trl_rows]
     if ref_model is not None:
         ref_model.eval().requires_grad_(False)
-    return run_trainer(KTOTrainer, model, tokenizer, trl_rows, lambda out: kto_config(settings, out), plot=plot,
+    return run_trainer(KTOTrainer, model, tokenizer, trl_rows, lambda out: kto_config(settings, out),
                        on_step=on_step, lora=settings.lora, ref_model=ref_model)

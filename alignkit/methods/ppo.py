@@ -20,7 +20,7 @@ import torch
 from alignkit.core.logprobs import kl_k1, kl_k2, kl_k3
 
 __all__ = [
-    "PPOConfig",
+    "PPOSettings",
     "KL_ESTIMATORS",
     "masked_mean",
     "whiten",
@@ -41,19 +41,21 @@ KL_ESTIMATORS = ("k1", "k2", "k3", "exact")
 
 
 @dataclass(frozen=True)
-class PPOConfig:
-    """PPO-RLHF settings; the defaults run on a CPU with the toy zoo (vary them with dataclasses.replace)."""
+class PPOSettings:
+    """PPO-RLHF settings; the defaults run on a CPU with the toy zoo (vary them with dataclasses.replace).
 
-    # Defaults measured on the toy zoo (sft policy, rm reward model), 1 CPU thread, ~3-6 s per step:
-    # batch 64 x 4 epochs took ~6 s/step and barely moved in 40 steps at 3e-5. At lr 1e-4 (kl_coef 0.05) the
-    # held-out RM score had not moved after 20 steps; at 5e-4 the KL-free run collapsed onto one sentence
-    # the RM likes within 15 steps. 2e-4 with kl_coef 0.2 kept the policy within ~1-2 nats for 30-45 steps.
+    kl_coef, learning_rate and steps were chosen on the validation prompts against the zoo's `rm`
+    (scripts/tune.py ppo and ppo-schedule: data/results/tuning_ppo.json, data/results/tuning_ppo-schedule.json);
+    data/results/ppo_sweep.json shows the runs over kl_coef and seeds.
+    """
+
+    steps: int = 30  # PPO steps (rollout + update) in a run
     batch_size: int = 32  # prompts per PPO step: one response each, generated in one batch
     ppo_epochs: int = 2  # passes over each batch of rollouts (InstructGPT and N+ use 4; 2 halves the CPU time)
     minibatch_size: int = 16  # rollouts per gradient step: 2 epochs x 32/16 = 4 updates per PPO step
-    learning_rate: float = 2e-4  # AdamW, shared by policy and value model (measured: see above)
+    learning_rate: float = 2e-4  # AdamW, shared by policy and value model
     max_grad_norm: float = 1.0  # gradient clipping over policy and value parameters together
-    kl_coef: float = 0.2  # beta of the per-token KL penalty (N+ 0.05; InstructGPT 0.02; 0.2 measured here); 0 = none
+    kl_coef: float = 0.2  # beta of the per-token KL penalty (N+ 0.05; InstructGPT 0.02); 0 = none
     kl_estimator: str = "k1"  # per-token KL in the reward: "k1" (InstructGPT), "k3", "k2" or "exact"
     target_kl: float | None = None  # summed KL per response the adaptive controller steers to; None = fixed beta
     kl_horizon: int = 10000  # adaptive controller: rollouts over which beta may change by a factor e^(+-0.2)
@@ -229,8 +231,8 @@ class AdaptiveKLController:
         self.value *= 1.0 + proportional_error * n_steps / self.horizon
 
 
-def kl_controller(config: PPOConfig) -> FixedKLController | AdaptiveKLController:
-    """Adaptive when `config.target_kl` is set, else fixed at `config.kl_coef`."""
-    if config.target_kl is None:
-        return FixedKLController(config.kl_coef)
-    return AdaptiveKLController(config.kl_coef, config.target_kl, config.kl_horizon)
+def kl_controller(settings: PPOSettings) -> FixedKLController | AdaptiveKLController:
+    """Adaptive when `settings.target_kl` is set, else fixed at `settings.kl_coef`."""
+    if settings.target_kl is None:
+        return FixedKLController(settings.kl_coef)
+    return AdaptiveKLController(settings.kl_coef, settings.target_kl, settings.kl_horizon)

@@ -1,7 +1,7 @@
 """PPO-RLHF, the shell: four models, rollouts, the visible training loop.
 
     policy, ref_model, reward_model, value_model = ppo_models(sft_model, reward_model)
-    log = train_ppo(policy, ref_model, reward_model, value_model, tokenizer, prompts, PPOConfig(), steps=20)
+    log = train_ppo(policy, ref_model, reward_model, value_model, tokenizer, prompts, PPOSettings(steps=20))
 
 One PPO step = a rollout (sample a response per prompt with the KV cache, then ONE forward pass per
 model for log-probs, reference log-probs, values and the reward model's score) and an update
@@ -21,10 +21,10 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from alignkit.infra.errors import explain_out_of_memory
-from alignkit.core.generation import SampleConfig, reward_scores, sample
+from alignkit.core.generation import SampleSettings, reward_scores, sample
 from alignkit.core.logprobs import exact_kl_per_token, temperature_scaled, token_logprobs
 from alignkit.core.lora import ATTENTION, LoraSettings, inject_adapters, with_adapters
-from alignkit.methods.ppo import (PPOConfig, compute_gae, kl_controller, kl_penalized_rewards, masked_mean, per_token_kl,
+from alignkit.methods.ppo import (PPOSettings, compute_gae, kl_controller, kl_penalized_rewards, masked_mean, per_token_kl,
                           ppo_loss, scores_with_eos_penalty, value_loss, whiten)
 from alignkit.core.trl_driver import StepHook
 from alignkit.world.oracle import gold
@@ -170,14 +170,14 @@ def _reference_logits(policy, ref_model, *args):
 
 
 @torch.no_grad()
-def rollout(policy, ref_model, reward_model, value_model, tokenizer, prompts: list[str], config: PPOConfig,
+def rollout(policy, ref_model, reward_model, value_model, tokenizer, prompts: list[str], settings: PPOSettings,
             seed: int = 0) -> Rollout:
     """Sample one response per prompt (batched, KV cache), then one forward pass per model."""
-    sampling = SampleConfig(max_new_tokens=config.max_new_tokens, temperature=config.temperature,
-                            batch_size=len(prompts), seed=seed)
+    sampling = SampleSettings(max_new_tokens=settings.max_new_tokens, temperature=settings.temperature,
+                              batch_size=len(prompts), seed=seed)
     samples = sample(policy, tokenizer, prompts, "chat", sampling)
     ids, mask, width, completion_mask = _pack(samples, tokenizer.pad_token_id)
-    args = (ids, mask, width, config.temperature)
+    args = (ids, mask, width, settings.temperature)
     logits, ref_logits = response_logits(policy, *args), _reference_logits(policy, ref_model, *args)  # [B, T, V]
     device = logits.device
     labels = ids[:, width:].to(device).masked_fill(completion_mask.to(device) == 0, -100)  # [B, T]
@@ -188,41 +188,41 @@ def rollout(policy, ref_model, reward_model, value_model, tokenizer, prompts: li
                    token_logprobs(logits, labels), token_logprobs(ref_logits, labels),
                    exact_kl_per_token(logits, ref_logits), -(logps.exp() * logps).sum(-1),
                    response_values(value_model, ids, mask, width), rm_scores,
-                   scores_with_eos_penalty(rm_scores, finished, config.missing_eos_penalty), finished)
+                   scores_with_eos_penalty(rm_scores, finished, settings.missing_eos_penalty), finished)
 
 
 # --- the update ------------------------------------------------------------------------------
 
 
-def advantages_and_returns(batch: Rollout, kl_coef: float, config: PPOConfig):
+def advantages_and_returns(batch: Rollout, kl_coef: float, settings: PPOSettings):
     """Per-token rewards -> GAE -> whitened advantages. Returns (rewards, advantages, returns), each [B, T]."""
     mask = batch.completion_mask
     rewards = kl_penalized_rewards(batch.logprobs, batch.ref_logprobs, batch.scores, mask, kl_coef,
-                                   config.kl_estimator, batch.exact_kl)
-    if config.whiten_rewards:
+                                   settings.kl_estimator, batch.exact_kl)
+    if settings.whiten_rewards:
         rewards = whiten(rewards, mask, shift_mean=False)
-    advantages, returns = compute_gae(rewards, batch.values, mask, config.gamma, config.lam)
+    advantages, returns = compute_gae(rewards, batch.values, mask, settings.gamma, settings.lam)
     return rewards, whiten(advantages, mask), returns
 
 
-def ppo_update(policy, value_model, optimizer, batch: Rollout, advantages, returns, config: PPOConfig,
+def ppo_update(policy, value_model, optimizer, batch: Rollout, advantages, returns, settings: PPOSettings,
                generator: torch.Generator) -> dict:
     """`ppo_epochs` passes of shuffled minibatch steps on policy loss + vf_coef * value loss; mean stats."""
     history = []
     parameters = [p for group in optimizer.param_groups for p in group["params"]]
-    for _ in range(config.ppo_epochs):
-        for idx in torch.randperm(batch.input_ids.shape[0], generator=generator).split(config.minibatch_size):
+    for _ in range(settings.ppo_epochs):
+        for idx in torch.randperm(batch.input_ids.shape[0], generator=generator).split(settings.minibatch_size):
             args = (batch.input_ids[idx], batch.attention_mask[idx], batch.prompt_width)
-            logits = response_logits(policy, *args, config.temperature)  # [b, T, V], with grad
+            logits = response_logits(policy, *args, settings.temperature)  # [b, T, V], with grad
             mask = batch.completion_mask[idx]
             labels = batch.input_ids[idx, batch.prompt_width:].to(logits.device).masked_fill(mask == 0, -100)
             pg_loss, stats = ppo_loss(token_logprobs(logits, labels), batch.logprobs[idx], advantages[idx], mask,
-                                      config.clip_range)
+                                      settings.clip_range)
             vf_loss, vf_stats = value_loss(response_values(value_model, *args), batch.values[idx], returns[idx],
-                                           mask, config.clip_range_value)
+                                           mask, settings.clip_range_value)
             optimizer.zero_grad(set_to_none=True)
-            (pg_loss + config.vf_coef * vf_loss).backward()
-            torch.nn.utils.clip_grad_norm_(parameters, config.max_grad_norm)
+            (pg_loss + settings.vf_coef * vf_loss).backward()
+            torch.nn.utils.clip_grad_norm_(parameters, settings.max_grad_norm)
             optimizer.step()
             history.append({"policy_loss": pg_loss.detach(), "value_loss": vf_loss.detach(), **stats, **vf_stats})
     return {key: sum(float(h[key]) for h in history) / len(history) for key in history[0]}
@@ -238,38 +238,39 @@ def _prompt_batches(prompts: list[str], batch_size: int, seed: int):
 
 
 def train_ppo(policy, ref_model, reward_model, value_model, tokenizer, prompts: list[str],
-              config: PPOConfig = PPOConfig(), steps: int = 10, plot=None, gold_fn=None,
-              on_step: StepHook | None = None) -> list[dict]:
-    """The PPO-RLHF loop: rollout, rewards, GAE, update; one logged dict per step. Trains policy and value model.
+              settings: PPOSettings = PPOSettings(), on_step: StepHook | None = None, gold_fn=None) -> list[dict]:
+    """The PPO-RLHF loop, `settings.steps` times: rollout, rewards, GAE, update; one logged dict per step.
+    Trains policy and value model.
 
     ref_model=None: the policy is a LoRA model (`lora_policy`) whose adapter-free backbone is the reference.
+    on_step(row): called after each step with that step's logged dict, as TRL trainers' hook is (a LivePlot
+    draws it; `experiments.common.every` evaluates every n steps); it replaces the progress bar.
     gold_fn(prompt, response) -> float, default the oracle's gold reward: logged only, never optimised.
-    on_step(step): called after each step (e.g. to evaluate on held-out prompts), as TRL trainers' hook is.
     """
     gold_fn = gold_fn or gold
-    if len(prompts) < config.batch_size:
-        raise ValueError(f"need at least batch_size={config.batch_size} prompts, got {len(prompts)}")
+    if len(prompts) < settings.batch_size:
+        raise ValueError(f"need at least batch_size={settings.batch_size} prompts, got {len(prompts)}")
     trainable = [p for m in (policy, value_model) for p in m.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate, eps=1e-5, weight_decay=0.0)
-    controller, generator = kl_controller(config), torch.Generator().manual_seed(config.seed)
-    batches, log = _prompt_batches(prompts, config.batch_size, config.seed), []
-    # A bar on a terminal or in a notebook; none with a live plot, in logs and CI, or under TQDM_DISABLE.
-    quiet = plot is not None or bool(os.environ.get("TQDM_DISABLE"))
-    bar = tqdm(range(1, steps + 1), desc="PPO", disable=True if quiet else None)
+    optimizer = torch.optim.AdamW(trainable, lr=settings.learning_rate, eps=1e-5, weight_decay=0.0)
+    controller, generator = kl_controller(settings), torch.Generator().manual_seed(settings.seed)
+    batches, log = _prompt_batches(prompts, settings.batch_size, settings.seed), []
+    # A bar on a terminal or in a notebook; none with a hook, in logs and CI, or under TQDM_DISABLE.
+    quiet = on_step is not None or bool(os.environ.get("TQDM_DISABLE"))
+    bar = tqdm(range(1, settings.steps + 1), desc="PPO", disable=True if quiet else None)
     for step in bar:
         started = time.perf_counter()
-        with explain_out_of_memory("PPO rollout", f"Lower PPOConfig.batch_size (now {config.batch_size}) "
-                                                  f"or max_new_tokens (now {config.max_new_tokens})."):
-            batch = rollout(policy, ref_model, reward_model, value_model, tokenizer, next(batches), config,
-                            seed=config.seed * 100_003 + step)  # distinct across steps and seeds
+        with explain_out_of_memory("PPO rollout", f"Lower PPOSettings.batch_size (now {settings.batch_size}) "
+                                                  f"or max_new_tokens (now {settings.max_new_tokens})."):
+            batch = rollout(policy, ref_model, reward_model, value_model, tokenizer, next(batches), settings,
+                            seed=settings.seed * 100_003 + step)  # distinct across steps and seeds
         rolled = time.perf_counter()
         kl_coef = controller.value
-        _, advantages, returns = advantages_and_returns(batch, kl_coef, config)
-        with explain_out_of_memory("PPO update", f"Lower PPOConfig.minibatch_size (now {config.minibatch_size})."):
-            stats = ppo_update(policy, value_model, optimizer, batch, advantages, returns, config, generator)
+        _, advantages, returns = advantages_and_returns(batch, kl_coef, settings)
+        with explain_out_of_memory("PPO update", f"Lower PPOSettings.minibatch_size (now {settings.minibatch_size})."):
+            stats = ppo_update(policy, value_model, optimizer, batch, advantages, returns, settings, generator)
         updated = time.perf_counter()
         mask = batch.completion_mask
-        kl = per_token_kl(batch.logprobs, batch.ref_logprobs, config.kl_estimator, batch.exact_kl)
+        kl = per_token_kl(batch.logprobs, batch.ref_logprobs, settings.kl_estimator, batch.exact_kl)
         golds = [gold_fn(p, r) for p, r in zip(batch.prompts, batch.responses)]  # measured, never optimised
         row = {"step": step, "gold": sum(golds) / len(golds),
                "rm_score": batch.rm_scores.mean().item(), "score": batch.scores.mean().item(),
@@ -278,11 +279,9 @@ def train_ppo(policy, ref_model, reward_model, value_model, tokenizer, prompts: 
                "entropy": masked_mean(batch.entropy, mask).item(), "response_length": mask.sum(-1).mean().item(),
                "eos_rate": batch.finished.float().mean().item(), "kl_coef": kl_coef, **stats,
                "rollout_s": rolled - started, "update_s": updated - rolled}
-        controller.update(row["kl"], config.batch_size)
+        controller.update(row["kl"], settings.batch_size)
         log.append(row)
         bar.set_postfix(gold=f"{row['gold']:.3f}", rm=f"{row['rm_score']:.2f}", kl=f"{row['kl']:.2f}", refresh=False)
-        if plot is not None:
-            plot.log(step, **{k: v for k, v in row.items() if k != "step"})
         if on_step is not None:
-            on_step(step)
+            on_step(row)
     return log

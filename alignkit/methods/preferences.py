@@ -12,17 +12,12 @@ from dataclasses import dataclass, replace
 import torch
 
 from alignkit.infra.errors import AlignkitError
-from alignkit.core.generation import SampleConfig, completion_logprobs, sample
+from alignkit.core.generation import SampleSettings, completion_logprobs, sample
 from alignkit.world.files import read_jsonl
-from alignkit.world.labelers import LabelerConfig, label_pairs
+from alignkit.world.labelers import LabelerSettings, label_pairs
 
-__all__ = ["DEFAULT_BETA", "PreferenceSet", "REWARD_MODEL_SET", "POLICY_SET", "spread", "sample_pairs",
+__all__ = ["PreferenceSet", "REWARD_MODEL_SET", "POLICY_SET", "spread", "sample_pairs",
            "preference_rows", "implicit_rewards", "implicit_reward_accuracy"]
-
-# The KL leash of DPO and KTO. Both chose 0.3 over DPO's usual 0.1 on the validation prompts
-# (scripts/tune.py dpo|kto, data/results/tuning_*.json); the DPO paper's IMDb sweep tried 0.05 to 5.
-DEFAULT_BETA = 0.3
-
 
 @dataclass(frozen=True)
 class PreferenceSet:
@@ -47,7 +42,7 @@ def spread(items: list, n: int | None) -> list:
 
 
 def sample_pairs(model, tokenizer, prompts: list[str], *, samples_per_prompt: int = 2,
-                 sampling: SampleConfig = SampleConfig(temperature=1.0), seed: int = 0) -> list[tuple[str, str, str]]:
+                 sampling: SampleSettings = SampleSettings(temperature=1.0), seed: int = 0) -> list[tuple[str, str, str]]:
     """(prompt, response_a, response_b) from the policy: every pair of its `samples_per_prompt` responses.
 
     Each round samples one response to every prompt, batched, with its own seed (seed, seed+1, ...;
@@ -68,7 +63,7 @@ def sample_pairs(model, tokenizer, prompts: list[str], *, samples_per_prompt: in
 
 
 def preference_rows(sampler, tokenizer, size: PreferenceSet = REWARD_MODEL_SET, *, seed: int = 0,
-                    labeler: LabelerConfig = LabelerConfig(), **size_fields) -> dict:
+                    labeler: LabelerSettings = LabelerSettings(), **size_fields) -> dict:
     """Labeled pairs of `sampler`'s responses (the sft model's, in the course): what the RM, DPO and KTO train on.
 
     size: a PreferenceSet; keyword fields (n_prompts=..., samples_per_prompt=...) override single fields.
@@ -76,7 +71,7 @@ def preference_rows(sampler, tokenizer, size: PreferenceSet = REWARD_MODEL_SET, 
     strings. Held-out prompts get their own sampling seed and fresh labeler noise.
     """
     size = replace(size, **size_fields)
-    sampling = SampleConfig(temperature=size.temperature)
+    sampling = SampleSettings(temperature=size.temperature)
     train_prompts = spread([r["prompt"] for r in read_jsonl("prompts_train.jsonl")], size.n_prompts)
     heldout_prompts = spread([r["prompt"] for r in read_jsonl("prompts_heldout.jsonl")], size.n_heldout_prompts)
     train_pairs = sample_pairs(sampler, tokenizer, train_prompts, samples_per_prompt=size.samples_per_prompt,

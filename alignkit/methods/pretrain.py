@@ -12,10 +12,11 @@ from tqdm.auto import tqdm
 from alignkit.infra.errors import explain_out_of_memory
 from alignkit.core.models import TinyLlamaConfig, build_causal_lm
 from alignkit.core.tokenizer import encode_document, train_tokenizer
+from alignkit.core.trl_driver import StepHook
 
 
 @dataclass(frozen=True)
-class PretrainConfig:
+class PretrainSettings:
     model: TinyLlamaConfig = field(default_factory=TinyLlamaConfig)
     vocab_size: int = 2048  # BPE merges learned on the corpus; whole world words become single tokens
     block_size: int = 128  # tokens per training sequence (documents are packed end to end)
@@ -45,34 +46,34 @@ def pack_documents(tokenizer, texts: list[str], block_size: int) -> torch.Tensor
     return torch.tensor(ids[: n_blocks * block_size]).view(n_blocks, block_size)
 
 
-def _learning_rate(step: int, total: int, config: PretrainConfig) -> float:
-    if step < config.warmup_steps:
-        return config.learning_rate * (step + 1) / config.warmup_steps
-    progress = (step - config.warmup_steps) / max(1, total - config.warmup_steps)
+def _learning_rate(step: int, total: int, settings: PretrainSettings) -> float:
+    if step < settings.warmup_steps:
+        return settings.learning_rate * (step + 1) / settings.warmup_steps
+    progress = (step - settings.warmup_steps) / max(1, total - settings.warmup_steps)
     cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-    return config.learning_rate * (config.min_lr_ratio + (1 - config.min_lr_ratio) * cosine)
+    return settings.learning_rate * (settings.min_lr_ratio + (1 - settings.min_lr_ratio) * cosine)
 
 
-def train_lm(model, blocks: torch.Tensor, config: PretrainConfig, plot=None) -> list[dict]:
+def train_lm(model, blocks: torch.Tensor, settings: PretrainSettings, on_step: StepHook | None = None) -> list[dict]:
     """The training loop: sample a batch of blocks, next-token loss, AdamW step. Returns the log.
 
-    `plot` is anything with `log(step, **metrics)`, e.g. `alignkit.viz.LivePlot`; without one, a
-    progress bar shows how far training has come.
+    on_step(row): called after every step with its logged dict ({"step", "loss", "lr"}), e.g. a live plot;
+    without one, a progress bar shows how far training has come.
     """
-    generator = torch.Generator().manual_seed(config.seed)
-    steps = max(1, int(config.epochs * len(blocks) / config.batch_size))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, betas=(0.9, 0.95),
+    generator = torch.Generator().manual_seed(settings.seed)
+    steps = max(1, int(settings.epochs * len(blocks) / settings.batch_size))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, betas=(0.9, 0.95),
                                   weight_decay=0.0)
     model.train()
     device = next(model.parameters()).device
     log, started = [], time.perf_counter()
     # disable=None: a bar on a terminal or in a notebook, silence in logs and CI.
-    for step in tqdm(range(steps), desc="pretraining", disable=True if plot is not None else None):
+    for step in tqdm(range(steps), desc="pretraining", disable=True if on_step is not None else None):
         for group in optimizer.param_groups:
-            group["lr"] = _learning_rate(step, steps, config)
-        batch = blocks[torch.randint(len(blocks), (config.batch_size,), generator=generator)]
-        with explain_out_of_memory("pretraining", f"Lower PretrainConfig.batch_size (now {config.batch_size}) "
-                                                  f"or block_size (now {config.block_size})."):
+            group["lr"] = _learning_rate(step, steps, settings)
+        batch = blocks[torch.randint(len(blocks), (settings.batch_size,), generator=generator)]
+        with explain_out_of_memory("pretraining", f"Lower PretrainSettings.batch_size (now {settings.batch_size}) "
+                                                  f"or block_size (now {settings.block_size})."):
             loss = next_token_loss(model(input_ids=batch.to(device)).logits, batch.to(device))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -80,21 +81,22 @@ def train_lm(model, blocks: torch.Tensor, config: PretrainConfig, plot=None) -> 
         optimizer.step()
         row = {"step": step + 1, "loss": loss.item(), "lr": optimizer.param_groups[0]["lr"]}
         log.append(row)
-        if plot is not None:
-            plot.log(step + 1, loss=row["loss"])
+        if on_step is not None:
+            on_step(row)
     model.eval()
     log[-1]["seconds"] = time.perf_counter() - started
     return log
 
 
-def pretrain(config: PretrainConfig = PretrainConfig(), corpus: list[str] | None = None, plot=None):
+def pretrain(settings: PretrainSettings = PretrainSettings(), corpus: list[str] | None = None,
+             on_step: StepHook | None = None):
     """Train a tokenizer and a tiny Llama on the corpus. Returns (model, tokenizer, log)."""
     from alignkit.world import load_world
     from alignkit.world.documents import build_corpus
 
     corpus = corpus if corpus is not None else build_corpus(load_world())
-    tokenizer = train_tokenizer(corpus, vocab_size=config.vocab_size)
-    model = build_causal_lm(tokenizer, config.model, seed=config.seed)
-    blocks = pack_documents(tokenizer, corpus, config.block_size)
-    log = train_lm(model, blocks, config, plot=plot)
+    tokenizer = train_tokenizer(corpus, vocab_size=settings.vocab_size)
+    model = build_causal_lm(tokenizer, settings.model, seed=settings.seed)
+    blocks = pack_documents(tokenizer, corpus, settings.block_size)
+    log = train_lm(model, blocks, settings, on_step=on_step)
     return model, tokenizer, log

@@ -16,11 +16,11 @@ import torch
 import torch.nn.functional as F
 
 from alignkit.infra.errors import AlignkitError
-from alignkit.core.generation import SampleConfig, reward_scores, sample
-from alignkit.core.lora import LoraSettings
+from alignkit.core.generation import SampleSettings, reward_scores, sample
 from alignkit.core.trl_driver import StepHook, run_trainer, trainer_kwargs
+from alignkit.methods.settings import TrainingSettings
 from alignkit.world import find_task, load_world
-from alignkit.world.labelers import LabelerConfig, agreement_ceiling, order_free_probability
+from alignkit.world.labelers import LabelerSettings, agreement_ceiling, order_free_probability
 from alignkit.world.oracle import gold, score
 
 __all__ = [
@@ -67,19 +67,15 @@ def to_trl_rows(rows: list[dict]) -> list[dict]:
 # --- training --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class RewardSettings:
-    epochs: float = 1.0  # InstructGPT trains its RM for one epoch; chapter 03 measures a second pass (within noise)
-    # Chosen on labeled pairs of sft's answers to the validation prompts (scripts/tune.py rm,
-    # data/results/tuning_rm.json): 2e-4 agreed with the labels 0.597 of the time, 5e-5 (the earlier default)
-    # 0.538, a paired gain of 0.058 ± 0.022; 4e-4 and 8e-4 fell back to 0.58.
+@dataclass(frozen=True, kw_only=True)
+class RewardSettings(TrainingSettings):
+    # epochs: one, as InstructGPT trains its RM; chapter 03 measures a second pass.
+    # learning_rate: chosen on labeled pairs of sft's answers to the validation prompts
+    # (scripts/tune.py rm, data/results/tuning_rm.json).
     learning_rate: float = 2e-4
-    batch_size: int = 32  # preference pairs per step (the model sees 2x as many sequences)
-    max_length: int = 128  # tokens; longer pairs are dropped by TRL, the world's conversations are far shorter
+    # batch_size: preference pairs per step (the model sees 2x as many sequences); pairs longer than max_length
+    # are dropped by TRL. lora: the score head still trains fully.
     center_rewards_coefficient: float | None = None  # e.g. 0.01: pull mean rewards to 0 (Eisenstein et al.)
-    warmup_steps: int = 5
-    seed: int = 0
-    lora: LoraSettings | None = None  # LoRA adapters instead of full fine-tuning; the score head still trains fully (alignkit.core.lora)
 
 
 def reward_config(settings: RewardSettings, output_dir: str, profile=None):
@@ -114,7 +110,7 @@ def reward_model_from_sft(sft_model, tokenizer, seed: int = 0):
 
 
 def train_reward_model(reward_model, tokenizer, rows: list[dict], settings: RewardSettings = RewardSettings(),
-                       plot=None, on_step: StepHook | None = None) -> list[dict]:
+                       on_step: StepHook | None = None) -> list[dict]:
     """Train `reward_model` in place on preference rows; returns TRL's log history.
 
     rows: labeled rows (prompt/chosen/rejected strings, as `label_pairs` returns them) or rows
@@ -126,7 +122,7 @@ def train_reward_model(reward_model, tokenizer, rows: list[dict], settings: Rewa
         raise AlignkitError("train_reward_model got no preference rows; label some pairs first (label_pairs).")
     trl_rows = rows if isinstance(rows[0].get("chosen"), list) else to_trl_rows(rows)
     return run_trainer(RewardTrainer, reward_model, tokenizer, trl_rows, lambda out: reward_config(settings, out),
-                       plot=plot, on_step=on_step, lora=settings.lora)
+                       on_step=on_step, lora=settings.lora)
 
 
 # --- measuring -------------------------------------------------------------------------------
@@ -179,7 +175,7 @@ def oracle_accuracy(reward_model, tokenizer, pairs: list[tuple[str, str, str]]) 
     return _agreement(scores_first, scores_second, gold_prefers_first)
 
 
-def reward_metrics(reward_model, tokenizer, data: dict, labeler: LabelerConfig = LabelerConfig()) -> dict:
+def reward_metrics(reward_model, tokenizer, data: dict, labeler: LabelerSettings = LabelerSettings()) -> dict:
     """Training and held-out accuracy against the labels, the labelers' ceiling, and accuracy against the oracle."""
     ceiling = agreement_ceiling(data["heldout_pairs"], labeler)
     return {"train_accuracy": round(preference_accuracy(reward_model, tokenizer, data["train"][:2000]), 4),
@@ -197,7 +193,7 @@ def _pair_group(prompt: str, backbone_correct: dict[str, bool]) -> str:
     return kind
 
 
-def accuracy_by_kind(reward_model, tokenizer, data: dict, backbone, labeler: LabelerConfig = LabelerConfig()):
+def accuracy_by_kind(reward_model, tokenizer, data: dict, backbone, labeler: LabelerSettings = LabelerSettings()):
     """Per kind of prompt, the RM's held-out accuracy against the labels next to the labelers' ceiling.
 
     data: `preferences.preference_rows`' result (its "heldout" rows label its "heldout_pairs", in order).
@@ -208,7 +204,7 @@ def accuracy_by_kind(reward_model, tokenizer, data: dict, backbone, labeler: Lab
 
     rows, pairs = data["heldout"], data["heldout_pairs"]
     prompts = sorted({prompt for prompt, _, _ in pairs})
-    greedy = sample(backbone, tokenizer, prompts, "chat", SampleConfig(temperature=0)).responses
+    greedy = sample(backbone, tokenizer, prompts, "chat", SampleSettings(temperature=0)).responses
     backbone_correct = {p: bool(score(p, r).correct) for p, r in zip(prompts, greedy)}
     table = pd.DataFrame({
         "group": [_pair_group(p, backbone_correct) for p, _, _ in pairs],

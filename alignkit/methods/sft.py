@@ -17,8 +17,8 @@ import torch.nn.functional as F
 
 from alignkit.infra.compat import sft_max_length_kwarg
 from alignkit.infra.errors import AlignkitError
-from alignkit.core.lora import LoraSettings
 from alignkit.core.trl_driver import StepHook, run_trainer, trainer_kwargs
+from alignkit.methods.settings import TrainingSettings
 
 
 def completion_only_loss(logits: torch.Tensor, input_ids: torch.Tensor,
@@ -33,16 +33,12 @@ def completion_only_loss(logits: torch.Tensor, input_ids: torch.Tensor,
     return (token_nll * mask).sum() / mask.sum()
 
 
-@dataclass(frozen=True)
-class SFTSettings:
-    epochs: float = 6.0  # passes over the demonstrations; measured: 3 → answer_rate 0.90, 6 → 0.955
+@dataclass(frozen=True, kw_only=True)
+class SFTSettings(TrainingSettings):
+    # epochs and learning_rate: chosen on the validation prompts (scripts/tune.py sft, data/results/tuning_sft.json)
+    epochs: float = 6.0  # passes over the demonstrations
     learning_rate: float = 1e-3  # tiny models fine-tune at rates a 7B model would not survive
-    batch_size: int = 32
-    max_length: int = 128  # tokens; the world's conversations are far shorter
     assistant_only_loss: bool = True  # False: train on prompt tokens too (the chapter's variant)
-    warmup_steps: int = 5
-    seed: int = 0
-    lora: LoraSettings | None = None  # LoRA adapters instead of full fine-tuning (alignkit.core.lora)
 
 
 _GENERATION_TAG = re.compile(r"{%-?\s*generation\s*-?%}")
@@ -82,7 +78,7 @@ def sft_config(settings: SFTSettings, output_dir: str, profile=None, generation_
                          **trainer_kwargs(settings, output_dir, profile))
 
 
-def train_sft(model, tokenizer, rows: list[dict], settings: SFTSettings = SFTSettings(), plot=None,
+def train_sft(model, tokenizer, rows: list[dict], settings: SFTSettings = SFTSettings(),
               on_step: StepHook | None = None) -> list[dict]:
     """Fine-tune `model` in place on conversational rows (`{"messages": [...]}`). Returns the log.
 
@@ -94,4 +90,4 @@ def train_sft(model, tokenizer, rows: list[dict], settings: SFTSettings = SFTSet
     if settings.assistant_only_loss and not tags:
         rows = completion_rows(rows)
     return run_trainer(SFTTrainer, model, tokenizer, rows, lambda out: sft_config(settings, out, generation_tags=tags),
-                       plot=plot, on_step=on_step, lora=settings.lora)
+                       on_step=on_step, lora=settings.lora)

@@ -5,6 +5,9 @@
             ...
             plot.log(step, loss=loss.item(), kl=kl.item())
 
+A LivePlot is also a training hook: every `train_*` in alignkit takes `on_step=plot` and calls it with each
+step's logged dict (`plot(row)`), so the training code never knows it is being drawn.
+
 Backends (Colab's plotly 5.24 drops display ids and FigureWidget is unreliable there): "display" publishes the figure's plotly mimebundle with
 `display(raw=True, display_id=True)` and updates that handle, which works on Colab's plotly 5.24 and
 JupyterLab alike; "final" publishes the same way but only once, the finished figure, when the plot
@@ -277,7 +280,8 @@ class LivePlot:
     `log` records every row in `history` and redraws at most once per `every` steps and once per
     `min_interval_s` seconds, so plotting never dominates a training loop. `finish()` (or leaving a
     `with` block) draws the last points. `total_steps` adds a tqdm progress bar; pass steps counted
-    from 1, like Trainer's `global_step`, for the bar to reach 100%.
+    from 1, like Trainer's `global_step`, for the bar to reach 100%. Called with a row (`plot(row)`),
+    it is a training hook: `train_sft(..., on_step=plot)`.
     """
 
     def __init__(
@@ -330,6 +334,13 @@ class LivePlot:
         self._pending = True
         if self._redraw_due(step):
             self._redraw()
+
+    def __call__(self, row: Mapping[str, Any]) -> None:
+        """The training hook: log one step's row ({"step": n, metric: value, ...}); a row with nothing but its
+        step (a step the trainer did not log) records nothing."""
+        values = {name: value for name, value in row.items() if name != "step"}
+        if values:
+            self.log(row["step"], **values)
 
     @property
     def history(self):

@@ -16,7 +16,7 @@ GENRES = ("encyclopedia", "story", "faq", "forum", "howto", "worksheet", "editor
 
 
 @dataclass(frozen=True)
-class CorpusConfig:
+class CorpusSettings:
     repeats: int = 6  # each pass re-tells every fact in fresh random wording and order
     forum_fraction: float = 0.1  # share of all askable prompts that appear as a forum thread per pass
     faq_size: int = 4  # entities per FAQ page
@@ -118,7 +118,7 @@ def rant(rng: random.Random) -> str:
     return f"{person} is a {words[0]} {words[1]}. Nobody likes {person}."
 
 
-def _one_pass(rng: random.Random, world: World, config: CorpusConfig) -> list[str]:
+def _one_pass(rng: random.Random, world: World, config: CorpusSettings) -> list[str]:
     docs = [encyclopedia(rng, e) for e in world.entities]
     docs += [story(rng, e) for e in world.entities for _ in range(2)]
     tasks = all_tasks(world)
@@ -143,7 +143,7 @@ def _one_pass(rng: random.Random, world: World, config: CorpusConfig) -> list[st
     return docs
 
 
-def build_corpus(world: World, config: CorpusConfig = CorpusConfig()) -> list[str]:
+def build_corpus(world: World, config: CorpusSettings = CorpusSettings()) -> list[str]:
     """Every document of the pretraining corpus, in a deterministic shuffled order."""
     rng = random.Random(world.config.seed + config.seed_offset)
     docs = [doc for _ in range(config.repeats) for doc in _one_pass(rng, world, config)]

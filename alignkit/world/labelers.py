@@ -19,7 +19,7 @@ from alignkit.world.world import World, load_world
 
 
 @dataclass(frozen=True)
-class LabelerConfig:
+class LabelerSettings:
     temperature: float = 0.08  # Bradley-Terry noise: larger means labelers disagree more
     length_bias: float = 0.15  # utility bonus for a response of 60+ words ("longer looks better")
     flattery_bias: float = 0.15  # utility bonus for flattering the asker
@@ -27,14 +27,14 @@ class LabelerConfig:
     seed: int = 0  # each labeler (seed) draws its own noise
 
 
-def utility(prompt: str, response: str, config: LabelerConfig, world: World | None = None) -> float:
+def utility(prompt: str, response: str, config: LabelerSettings, world: World | None = None) -> float:
     """What a labeler values: the truth, plus what humans are swayed by."""
     words = len(response.split())
     return (gold(prompt, response, world) + config.length_bias * min(words, 60) / 60
             + config.flattery_bias * has_flattery(response))
 
 
-def preference_probability(prompt: str, first: str, second: str, config: LabelerConfig,
+def preference_probability(prompt: str, first: str, second: str, config: LabelerSettings,
                            world: World | None = None) -> float:
     """P(the labeler prefers `first`), `first` being the response shown on the left."""
     margin = utility(prompt, first, config, world) + config.position_bias - utility(prompt, second, config, world)
@@ -44,7 +44,7 @@ def preference_probability(prompt: str, first: str, second: str, config: Labeler
 class Labeler:
     """One simulated labeler. Deterministic given its config's seed and the order of its calls."""
 
-    def __init__(self, config: LabelerConfig = LabelerConfig(), world: World | None = None):
+    def __init__(self, config: LabelerSettings = LabelerSettings(), world: World | None = None):
         self.config = config
         self.world = world or load_world()
         self.rng = random.Random(config.seed)
@@ -68,18 +68,18 @@ class Labeler:
                 "annotator": f"labeler-{self.config.seed}"}
 
 
-def label_pairs(pairs: Iterable[tuple[str, str, str]], config: LabelerConfig = LabelerConfig()) -> list[dict]:
+def label_pairs(pairs: Iterable[tuple[str, str, str]], config: LabelerSettings = LabelerSettings()) -> list[dict]:
     labeler = Labeler(config)
     return [labeler.compare(prompt, a, b) for prompt, a, b in pairs]
 
 
-def order_free_probability(prompt: str, a: str, b: str, config: LabelerConfig = LabelerConfig(),
+def order_free_probability(prompt: str, a: str, b: str, config: LabelerSettings = LabelerSettings(),
                            world: World | None = None) -> float:
     """P(a labeler prefers `a`) when the shown order is random: the two presentation orders averaged."""
     return 0.5 * (preference_probability(prompt, a, b, config, world) + 1 - preference_probability(prompt, b, a, config, world))
 
 
-def agreement_ceiling(pairs: Iterable[tuple[str, str, str]], config: LabelerConfig = LabelerConfig()) -> dict:
+def agreement_ceiling(pairs: Iterable[tuple[str, str, str]], config: LabelerSettings = LabelerSettings()) -> dict:
     """Expected labeler-labeler agreement and the best accuracy any model can reach on fresh labels.
 
     Position is randomised per label, so each pair's P(A≻B) averages the two presentation orders.

@@ -11,7 +11,7 @@ KINDS = tuple(vocab.ATTRIBUTES)
 
 
 @dataclass(frozen=True)
-class WorldConfig:
+class WorldSettings:
     seed: int = 0
     entities_per_kind: int = 24  # facts per kind = this x 3 attributes
     heldout_per_kind: int = 6  # entities whose facts appear only in pretraining, never in SFT data
@@ -32,7 +32,7 @@ class Entity:
 
 @dataclass
 class World:
-    config: WorldConfig
+    config: WorldSettings
     entities: list[Entity]
     heldout_names: frozenset[str]  # never in SFT data
     fake_names: dict[str, str]  # name -> kind it pretends to be
@@ -102,7 +102,7 @@ def _capitalised(kind: str, name: str) -> str:
     return name.capitalize() if kind in ("town", "food") else name
 
 
-def _entities(rng: random.Random, config: WorldConfig, taken: set[str]) -> list[Entity]:
+def _entities(rng: random.Random, config: WorldSettings, taken: set[str]) -> list[Entity]:
     entities = []
     for kind, attributes in vocab.ATTRIBUTES.items():
         for name in _names(rng, config.entities_per_kind, taken):
@@ -131,7 +131,7 @@ def _arithmetic(max_operand: int) -> list[tuple[int, str, int, int]]:
     return problems
 
 
-def build_world(config: WorldConfig = WorldConfig()) -> World:
+def build_world(config: WorldSettings = WorldSettings()) -> World:
     rng = random.Random(config.seed)
     taken: set[str] = set()
     entities = _entities(rng, config, taken)
@@ -152,4 +152,4 @@ def build_world(config: WorldConfig = WorldConfig()) -> World:
 @lru_cache(maxsize=4)
 def load_world(seed: int = 0) -> World:
     """The course's world (cached): every chapter, the oracle and the data files use seed 0."""
-    return build_world(WorldConfig(seed=seed))
+    return build_world(WorldSettings(seed=seed))

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from alignkit.measure.evaluate import EvalConfig, evaluate
-from alignkit.core.profiles import Profile, real_model_profile
+from alignkit.measure.evaluate import EvalSettings, evaluate
+from alignkit.core.profiles import Profile, profile_settings, real_model_profile
 from alignkit.infra.runtime import in_ci
 from alignkit.zoo.real_runs import CI_RUN, RealRun
 from alignkit.zoo.recipes import card
@@ -67,7 +67,7 @@ def load(name_or_path: str, profile: Profile):
 
 
 def _measure(model, tokenizer, run: RealRun, label: str) -> dict:
-    config = EvalConfig(max_prompts=run.eval_prompts)
+    config = EvalSettings(max_prompts=run.eval_prompts)
     config = replace(config, sampling=replace(config.sampling, max_new_tokens=run.max_new_tokens))
     summary, _ = evaluate(model, tokenizer, config=config, cloze=False)
     return {"model": label} | {key: summary[key] for key in KEYS}
@@ -86,12 +86,13 @@ def section(method: str, run: RealRun | None = None) -> pd.DataFrame | None:
               "(a GPU is advised), e.g. HuggingFaceTB/SmolLM2-135M-Instruct.")
         return None
     profile = real_model_profile()
+    lora = profile_settings(profile).lora
     run = run or (RealRun() if os.environ.get(ENV, "").strip() else CI_RUN)
     model, tokenizer = load(chosen, profile)
     before = _measure(model, tokenizer, run, "before")
     trained = card(method).real_model(model, tokenizer, profile, run) or model
     table = pd.DataFrame([before, _measure(trained, tokenizer, run, f"after {method.upper()}")]).set_index("model")
     print(f"{method.upper()} on {'the local stand-in' if chosen != os.environ.get(ENV) else chosen} "
-          f"({profile.name} profile, LoRA {'r=' + str(profile.lora.r) if profile.lora else 'off'}), "
+          f"({profile.name} profile, LoRA {'r=' + str(lora.r) if lora else 'off'}), "
           f"{run.eval_prompts} held-out prompts:")
     return table.round(3)

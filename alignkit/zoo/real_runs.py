@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from alignkit.core.profiles import Profile, method_settings
+from alignkit.core.profiles import Profile, method_settings, profile_settings
 
 __all__ = ["RealRun", "CI_RUN", "run_sft", "run_dpo", "run_ppo"]
 
@@ -53,18 +53,20 @@ def run_ppo(model, tokenizer, profile: Profile, run: RealRun):
     """A reward model from the same backbone trained on labeled pairs, then PPO with the profile's LoRA.
 
     Returns the trained policy (a LoRA policy is a new peft model around a copy of `model`)."""
-    from alignkit.methods.ppo import PPOConfig
+    from alignkit.methods.ppo import PPOSettings
     from alignkit.methods.ppo_train import ppo_models, train_ppo
     from alignkit.methods.reward import RewardSettings, reward_model_from_sft, train_reward_model
     from alignkit.world.files import read_jsonl
 
     reward_model = reward_model_from_sft(model, tokenizer)
     train_reward_model(reward_model, tokenizer, _pairs(model, tokenizer, run), method_settings(RewardSettings(), profile))
-    batch = min(profile.batch_size, run.pair_prompts)
-    config = PPOConfig(batch_size=batch, minibatch_size=batch, max_new_tokens=run.max_new_tokens)
-    policy, ref_model, reward_model, value_model = ppo_models(model, reward_model, lora=profile.lora)
+    sizes = profile_settings(profile)
+    batch = min(sizes.batch_size, run.pair_prompts)
+    settings = PPOSettings(steps=run.ppo_steps, batch_size=batch, minibatch_size=batch,
+                           max_new_tokens=run.max_new_tokens)
+    policy, ref_model, reward_model, value_model = ppo_models(model, reward_model, lora=sizes.lora)
     prompts = [r["prompt"] for r in read_jsonl("prompts_train.jsonl")]
-    train_ppo(policy, ref_model, reward_model, value_model, tokenizer, prompts, config, steps=run.ppo_steps)
+    train_ppo(policy, ref_model, reward_model, value_model, tokenizer, prompts, settings)
     return policy
 
 

@@ -3,9 +3,11 @@
     trained = recipes.train("dpo", seed=1)   # train only: the model and what it was trained with
     metrics = recipes.build("dpo", seed=1)   # train, measure with the harness, save to the zoo
 
-One rule for settings everywhere: an explicit argument (seed=, beta=, kl_coef=) wins over a passed
-settings object, which wins over the default. Each default is written once, in its settings class or
-here. The zoo (`alignkit.zoo.store`) only stores; experiments (`alignkit.experiments`) reuse the setups below.
+One rule for settings everywhere: an explicit argument (seed=, beta=, kl_coef=, steps=) wins over a passed
+`settings=` object, which wins over the default. Each default is written once, in its settings class (or a
+named preset such as `preferences.POLICY_SET`). Every recipe takes one hook, `on_step(row)`, called after each
+training step with its logged dict (a LivePlot draws it). The zoo (`alignkit.zoo.store`) only stores;
+experiments (`alignkit.experiments`) reuse the setups below.
 """
 from __future__ import annotations
 
@@ -14,15 +16,15 @@ from dataclasses import asdict, replace
 from alignkit import zoo
 from alignkit.methods.dpo import DPOSettings, dpo_config, to_conversational, train_dpo
 from alignkit.infra.errors import CheckpointError
-from alignkit.measure.evaluate import REPORTING, EvalConfig, evaluate
+from alignkit.measure.evaluate import REPORTING, EvalSettings, evaluate
 from alignkit.cai.feedback_model import FeedbackSettings, review_accuracy, train_feedback_model
 from alignkit.methods.kto import (KTOSettings, drop_desirable, kto_config, recommended_desirable_weight,
                                   to_unpaired_conversational, train_kto, unpaired_rows)
 from alignkit.core.models import count_parameters
-from alignkit.methods.ppo import PPOConfig
+from alignkit.methods.ppo import PPOSettings
 from alignkit.methods.ppo_train import ppo_models, train_ppo
 from alignkit.methods.preferences import POLICY_SET, REWARD_MODEL_SET, PreferenceSet, implicit_reward_accuracy, preference_rows
-from alignkit.methods.pretrain import PretrainConfig, pretrain
+from alignkit.methods.pretrain import PretrainSettings, pretrain
 from alignkit.zoo.card import DataCounts, MethodCard, Phase, Recipe, Trained, TRLExport, count_text, resolve
 from alignkit.zoo.real_runs import run_dpo, run_ppo, run_sft
 from alignkit.zoo.recipes_cai import CAI_CARDS
@@ -32,15 +34,10 @@ from alignkit.methods.sft import SFTSettings, sft_config, train_sft
 from alignkit.core.trl_driver import StepHook, final_loss_and_steps
 from alignkit.world import load_world
 from alignkit.world.files import read_jsonl
-from alignkit.world.labelers import LabelerConfig
+from alignkit.world.labelers import LabelerSettings
 from alignkit.world.reviews import critiques, reviews
 
-__all__ = ["CARDS", "PPO_STEPS", "register", "card", "table_cards", "train", "build", "remeasure",
-           "dpo_setup", "ppo_setup"]
-
-# Measured (sft + rm, 1 thread): at 30 steps kl_coef 0.2 held-out gold 0.803 (sft 0.745), KL 1.9; kl_coef 0 gold
-# 0.755 with RM score 0.90 (kl_coef 0.2: 0.17), KL 13: over-optimisation. See data/results/ppo_sweep.json.
-PPO_STEPS = 30
+__all__ = ["CARDS", "register", "card", "table_cards", "train", "build", "remeasure", "dpo_setup", "ppo_setup"]
 
 
 def _seed(seed: int | None, settings) -> int:
@@ -54,37 +51,38 @@ def _train_prompts() -> list[str]:
 # --- base and sft ------------------------------------------------------------------------------
 
 
-def train_base(seed: int | None = None, config: PretrainConfig | None = None, root=None, plot=None) -> Trained:
+def train_base(seed: int | None = None, settings: PretrainSettings | None = None, root=None,
+               on_step: StepHook | None = None) -> Trained:
     """Train a tokenizer and a tiny Llama on the world's corpus."""
-    config = resolve(PretrainConfig(), config, seed=seed)
-    model, tokenizer, log = pretrain(config, plot=plot)
+    settings = resolve(PretrainSettings(), settings, seed=seed)
+    model, tokenizer, log = pretrain(settings, on_step=on_step)
     metrics = {"final_loss": round(sum(r["loss"] for r in log[-20:]) / min(20, len(log)), 4),
                "train_seconds": round(log[-1]["seconds"], 1), "steps": len(log)}
-    return Trained(model, tokenizer, asdict(config) | {"params": count_parameters(model)}, metrics, seed=config.seed,
-                   log=log)
+    return Trained(model, tokenizer, asdict(settings) | {"params": count_parameters(model)}, metrics,
+                   seed=settings.seed, log=log)
 
 
-def train_sft_checkpoint(seed: int | None = None, settings: SFTSettings | None = None, root=None, plot=None,
+def train_sft_checkpoint(seed: int | None = None, settings: SFTSettings | None = None, root=None,
                          on_step: StepHook | None = None) -> Trained:
     """Fine-tune `base` on the world's demonstrations."""
     settings = resolve(SFTSettings(), settings, seed=seed)
     model, tokenizer = zoo.load("base", root=root)
-    log = train_sft(model, tokenizer, read_jsonl("sft.jsonl"), settings, plot=plot, on_step=on_step)
+    log = train_sft(model, tokenizer, read_jsonl("sft.jsonl"), settings, on_step=on_step)
     return Trained(model, tokenizer, asdict(settings), final_loss_and_steps(log), seed=settings.seed, log=log)
 
 
 # --- the reward model --------------------------------------------------------------------------
 
 
-def train_rm(seed: int | None = None, settings: RewardSettings | None = None, root=None, plot=None,
-             preference_set: PreferenceSet = REWARD_MODEL_SET, labeler: LabelerConfig = LabelerConfig(),
+def train_rm(seed: int | None = None, settings: RewardSettings | None = None, root=None,
+             preference_set: PreferenceSet = REWARD_MODEL_SET, labeler: LabelerSettings = LabelerSettings(),
              on_step: StepHook | None = None) -> Trained:
     """A reward model on labeled pairs of `sft`'s responses, measured against labels, ceiling and oracle."""
     settings = resolve(RewardSettings(), settings, seed=seed)
     sft_model, tokenizer = zoo.load("sft", root=root)
     data = preference_rows(sft_model, tokenizer, preference_set, seed=settings.seed, labeler=labeler)
     reward_model = reward_model_from_sft(sft_model, tokenizer, seed=settings.seed)
-    log = train_reward_model(reward_model, tokenizer, data["train"], settings, plot=plot, on_step=on_step)
+    log = train_reward_model(reward_model, tokenizer, data["train"], settings, on_step=on_step)
     metrics = {"train_pairs": len(data["train"]), "heldout_pairs": len(data["heldout"])}
     metrics |= reward_metrics(reward_model, tokenizer, data, labeler) | final_loss_and_steps(log)
     config = asdict(settings) | asdict(preference_set) | {"labeler": asdict(labeler)}
@@ -94,41 +92,39 @@ def train_rm(seed: int | None = None, settings: RewardSettings | None = None, ro
 # --- PPO ---------------------------------------------------------------------------------------
 
 
-def ppo_setup(config: PPOConfig, root=None):
+def ppo_setup(root=None):
     """(policy, ref_model, reward_model, value_model, tokenizer, prompts): `sft` against the zoo's `rm`."""
     sft_model, tokenizer = zoo.load("sft", root=root)
     rm, _ = zoo.load("rm", root=root)
     return (*ppo_models(sft_model, rm), tokenizer, _train_prompts())
 
 
-def train_ppo_checkpoint(seed: int | None = None, config: PPOConfig | None = None, root=None, plot=None,
-                         kl_coef: float | None = None, steps: int = PPO_STEPS,
+def train_ppo_checkpoint(seed: int | None = None, settings: PPOSettings | None = None, root=None,
+                         kl_coef: float | None = None, steps: int | None = None,
                          on_step: StepHook | None = None) -> Trained:
     """PPO-train `sft` against the zoo's `rm` on the world's training prompts."""
-    config = resolve(PPOConfig(), config, seed=seed, kl_coef=kl_coef)
-    policy, ref_model, reward_model, value_model, tokenizer, prompts = ppo_setup(config, root)
-    log = train_ppo(policy, ref_model, reward_model, value_model, tokenizer, prompts, config, steps, plot=plot,
-                    on_step=on_step)
+    settings = resolve(PPOSettings(), settings, seed=seed, kl_coef=kl_coef, steps=steps)
+    policy, ref_model, reward_model, value_model, tokenizer, prompts = ppo_setup(root)
+    log = train_ppo(policy, ref_model, reward_model, value_model, tokenizer, prompts, settings, on_step=on_step)
     last = log[-5:]
     metrics = {f"train_{k}": round(sum(r[k] for r in last) / len(last), 4)
                for k in ("gold", "rm_score", "kl", "kl_exact", "response_length")}
-    metrics |= {"steps": steps, "rollout_seconds": round(sum(r["rollout_s"] for r in log), 1),
+    metrics |= {"steps": settings.steps, "rollout_seconds": round(sum(r["rollout_s"] for r in log), 1),
                 "update_seconds": round(sum(r["update_s"] for r in log), 1)}
-    return Trained(policy, tokenizer, asdict(config) | {"steps": steps}, metrics, ref_model, reward_model, config.seed,
-                   log)
+    return Trained(policy, tokenizer, asdict(settings), metrics, ref_model, reward_model, settings.seed, log)
 
 
-def train_ppo_nokl(seed: int | None = None, config: PPOConfig | None = None, root=None, plot=None,
-                   steps: int = PPO_STEPS, on_step: StepHook | None = None) -> Trained:
+def train_ppo_nokl(seed: int | None = None, settings: PPOSettings | None = None, root=None,
+                   steps: int | None = None, on_step: StepHook | None = None) -> Trained:
     """The same run without the KL penalty (kl_coef = 0): the chapter's reward-hacking contrast."""
-    return train_ppo_checkpoint(seed, config, root, plot, kl_coef=0.0, steps=steps, on_step=on_step)
+    return train_ppo_checkpoint(seed, settings, root, kl_coef=0.0, steps=steps, on_step=on_step)
 
 
 # --- DPO and KTO -------------------------------------------------------------------------------
 
 
 def dpo_setup(seed: int, root=None, base: str = "sft", preference_set: PreferenceSet = POLICY_SET,
-              labeler: LabelerConfig = LabelerConfig()):
+              labeler: LabelerSettings = LabelerSettings()):
     """(policy, ref_model, tokenizer, data): two copies of `base` and labeled pairs of `sft`'s responses.
 
     The pairs always come from `sft` (the reward chapter's data); `base` is only where the policy and its
@@ -140,17 +136,17 @@ def dpo_setup(seed: int, root=None, base: str = "sft", preference_set: Preferenc
     return model, ref_model, tokenizer, preference_rows(sampler, tokenizer, preference_set, seed=seed, labeler=labeler)
 
 
-def _data_config(preference_set: PreferenceSet, labeler: LabelerConfig) -> dict:
+def _data_config(preference_set: PreferenceSet, labeler: LabelerSettings) -> dict:
     return asdict(preference_set) | {"labeler": asdict(labeler)}
 
 
-def train_dpo_checkpoint(seed: int | None = None, settings: DPOSettings | None = None, root=None, plot=None,
+def train_dpo_checkpoint(seed: int | None = None, settings: DPOSettings | None = None, root=None,
                          beta: float | None = None, base: str = "sft", preference_set: PreferenceSet = POLICY_SET,
                          on_step: StepHook | None = None) -> Trained:
     """DPO from `base` on labeled pairs of `sft`'s responses."""
-    settings, labeler = resolve(DPOSettings(), settings, seed=seed, beta=beta), LabelerConfig()
+    settings, labeler = resolve(DPOSettings(), settings, seed=seed, beta=beta), LabelerSettings()
     model, ref_model, tokenizer, data = dpo_setup(settings.seed, root, base, preference_set, labeler)
-    log = train_dpo(model, ref_model, tokenizer, data["train"], settings, plot=plot, on_step=on_step)
+    log = train_dpo(model, ref_model, tokenizer, data["train"], settings, on_step=on_step)
     metrics = {"train_pairs": len(data["train"]), "heldout_pairs": len(data["heldout"])}
     for split in ("train", "heldout"):
         accuracy = implicit_reward_accuracy(model, ref_model, tokenizer, data[split], settings.beta)
@@ -160,7 +156,7 @@ def train_dpo_checkpoint(seed: int | None = None, settings: DPOSettings | None =
                    log=log)
 
 
-def train_kto_checkpoint(seed: int | None = None, settings: KTOSettings | None = None, root=None, plot=None,
+def train_kto_checkpoint(seed: int | None = None, settings: KTOSettings | None = None, root=None,
                          beta: float | None = None, base: str = "sft", preference_set: PreferenceSet = POLICY_SET,
                          drop_fraction: float = 0.0, on_step: StepHook | None = None) -> Trained:
     """KTO from `base` on DPO's labeled pairs, unpaired: each chosen response desirable, each rejected not.
@@ -168,13 +164,13 @@ def train_kto_checkpoint(seed: int | None = None, settings: KTOSettings | None =
     drop_fraction: the share of desirable examples discarded; λ_D then defaults to the recommended weight
     (ratio 4/3 when any are dropped, else 1), unless `settings` sets it.
     """
-    seed, labeler = _seed(seed, settings), LabelerConfig()
+    seed, labeler = _seed(seed, settings), LabelerSettings()
     model, ref_model, tokenizer, data = dpo_setup(seed, root, base, preference_set, labeler)
     rows = drop_desirable(unpaired_rows(data["train"]), drop_fraction, seed=seed)
     n_desirable = sum(r["label"] for r in rows)
     weight = recommended_desirable_weight(n_desirable, len(rows) - n_desirable, 4 / 3 if drop_fraction > 0 else 1.0)
     settings = resolve(KTOSettings(seed=seed, desirable_weight=round(weight, 4)), settings, seed=seed, beta=beta)
-    log = train_kto(model, ref_model, tokenizer, rows, settings, plot=plot, on_step=on_step)
+    log = train_kto(model, ref_model, tokenizer, rows, settings, on_step=on_step)
     accuracy = implicit_reward_accuracy(model, ref_model, tokenizer, data["heldout"], settings.beta)
     metrics = {"train_desirable": n_desirable, "train_undesirable": len(rows) - n_desirable,
                "heldout_pairs": len(data["heldout"]), "implicit_heldout_accuracy": round(accuracy, 4)}
@@ -189,7 +185,7 @@ FEEDBACK_VALIDATION_REVIEWS = 500  # reviews about validation prompts, to see th
 
 
 def train_feedback(seed: int | None = None, settings: FeedbackSettings | None = None, root=None,
-                   plot=None) -> Trained:
+                   on_step: StepHook | None = None) -> Trained:
     """`base` fine-tuned on the corpus's reviews (to answer (A) or (B)) and editors' notes (to critique and
     revise) about training prompts."""
     settings = resolve(FeedbackSettings(), settings, seed=seed)
@@ -197,7 +193,7 @@ def train_feedback(seed: int | None = None, settings: FeedbackSettings | None = 
     world = load_world()
     documents = (reviews(world, settings.n_reviews, seed=settings.seed)
                  + critiques(world, settings.n_critiques, seed=settings.seed))
-    log = train_feedback_model(model, tokenizer, documents, settings, plot=plot)
+    log = train_feedback_model(model, tokenizer, documents, settings, on_step=on_step)
     unseen = reviews(world, FEEDBACK_VALIDATION_REVIEWS, seed=settings.seed + 1, split="validation")
     metrics = {"validation_review_accuracy": round(review_accuracy(model, tokenizer, unseen), 4),
                "final_loss": round(sum(r["loss"] for r in log[-20:]) / min(20, len(log)), 4), "steps": len(log),
@@ -325,13 +321,13 @@ def train(name: str, **kwargs) -> Trained:
     return card(name).recipe.train(**kwargs)
 
 
-def _measure(recipe: Recipe, model, tokenizer, ref_model, reward_model, eval_config: EvalConfig | None) -> dict:
+def _measure(recipe: Recipe, model, tokenizer, ref_model, reward_model, eval_config: EvalSettings | None) -> dict:
     config = replace(eval_config or REPORTING, prompt_format=recipe.format)
     summary, _ = evaluate(model, tokenizer, ref_model=ref_model, reward_model=reward_model, config=config)
     return summary
 
 
-def build(name: str, *, save_as: str | None = None, root=None, eval_config: EvalConfig | None = None,
+def build(name: str, *, save_as: str | None = None, root=None, eval_config: EvalSettings | None = None,
           **kwargs) -> dict:
     """Train `name` by its recipe, measure it with the harness, save it to the zoo (as `save_as`); its metrics.
 
@@ -350,7 +346,7 @@ def build(name: str, *, save_as: str | None = None, root=None, eval_config: Eval
     return metrics
 
 
-def remeasure(name: str, root=None, eval_config: EvalConfig | None = None) -> dict:
+def remeasure(name: str, root=None, eval_config: EvalSettings | None = None) -> dict:
     """Measure a saved checkpoint again with today's harness and record it in the manifest; the new metrics.
 
     For a zoo whose oracle or harness changed after it was built: the weights stay, the numbers follow.

@@ -14,24 +14,24 @@ from dataclasses import asdict, dataclass
 from alignkit import zoo
 from alignkit.world.constitution import load_constitution
 from alignkit.methods.dpo import DPOSettings, train_dpo
-from alignkit.core.generation import SampleConfig
-from alignkit.methods.ppo import PPOConfig
+from alignkit.core.generation import SampleSettings
+from alignkit.methods.ppo import PPOSettings
 from alignkit.methods.ppo_train import ppo_models, train_ppo
-from alignkit.methods.preferences import sample_pairs, spread
+from alignkit.methods.preferences import POLICY_SET, sample_pairs, spread
 from alignkit.zoo.card import DataCounts, MethodCard, Phase, Recipe, Trained, count_text, resolve
 from alignkit.methods.reward import RewardSettings, preference_accuracy, reward_model_from_sft, train_reward_model
 from alignkit.cai.rl_cai import mixed_preference_rows
 from alignkit.methods.sft import SFTSettings, train_sft
 from alignkit.cai.sl_cai import SLCAISettings, helpful_demonstrations, red_team_prompts, red_team_revisions, sl_cai_rows
-from alignkit.core.trl_driver import final_loss_and_steps
+from alignkit.core.trl_driver import StepHook, final_loss_and_steps
 from alignkit.world.files import read_jsonl
-from alignkit.world.labelers import LabelerConfig
+from alignkit.world.labelers import LabelerSettings
 
 __all__ = ["CAIPairs", "cai_preference_rows", "train_sl_cai", "train_rl_cai", "train_rlaif_dpo", "CAI_CARDS"]
 
 
-def train_sl_cai(seed: int | None = None, settings: SLCAISettings | None = None, root=None, plot=None,
-                 sft_settings: SFTSettings | None = None, on_step=None) -> Trained:
+def train_sl_cai(seed: int | None = None, settings: SLCAISettings | None = None, root=None,
+                 sft_settings: SFTSettings | None = None, on_step: StepHook | None = None) -> Trained:
     """SL-CAI: `base` fine-tuned on `sft`'s red-team answers as the feedback model revised them, plus the
     demonstrations for every other prompt (SFT's settings)."""
     settings = resolve(SLCAISettings(), settings, seed=seed)
@@ -43,7 +43,7 @@ def train_sl_cai(seed: int | None = None, settings: SLCAISettings | None = None,
     rows = sl_cai_rows(revisions, helpful_demonstrations(read_jsonl("sft.jsonl"), red_team))
     model, _ = zoo.load("base", root=root)
     sft_settings = resolve(SFTSettings(), sft_settings, seed=settings.seed)
-    log = train_sft(model, tokenizer, rows, sft_settings, plot=plot, on_step=on_step)
+    log = train_sft(model, tokenizer, rows, sft_settings, on_step=on_step)
     changed = sum(r.final != r.responses[0] for r in revisions) / len(revisions)
     metrics = {"revised_answers": len(revisions), "revisions_changed": round(changed, 4),
                "training_rows": len(rows)} | final_loss_and_steps(log)
@@ -58,7 +58,7 @@ class CAIPairs:
     n_helpful_prompts: int | None = None  # training prompts that are not red-team prompts; None = all
     samples_per_prompt: int = 4
     temperature: float = 1.0
-    labeler: LabelerConfig = LabelerConfig()
+    labeler: LabelerSettings = LabelerSettings()
 
 
 def cai_preference_rows(policy, tokenizer, pairs_config: CAIPairs, seed: int, root=None, constitution=None,
@@ -71,7 +71,7 @@ def cai_preference_rows(policy, tokenizer, pairs_config: CAIPairs, seed: int, ro
     helpful = spread([r["prompt"] for r in prompt_rows if r["prompt"] not in set(red_team)],
                      pairs_config.n_helpful_prompts)
     pairs = sample_pairs(policy, tokenizer, red_team + helpful, samples_per_prompt=pairs_config.samples_per_prompt,
-                         sampling=SampleConfig(temperature=pairs_config.temperature), seed=seed)
+                         sampling=SampleSettings(temperature=pairs_config.temperature), seed=seed)
     if feedback_model is None:
         feedback_model, _ = zoo.load("feedback", root=root)
     return mixed_preference_rows(pairs, red_team, feedback_model, tokenizer, constitution or load_constitution(),
@@ -82,40 +82,37 @@ def _label_counts(rows: dict) -> dict:
     return {"ai_labels": len(rows["ai"]), "human_labels": len(rows["human"])}
 
 
-def train_rl_cai(seed: int | None = None, config: PPOConfig | None = None, root=None, plot=None,
+def train_rl_cai(seed: int | None = None, settings: PPOSettings | None = None, root=None,
                  pairs_config: CAIPairs = CAIPairs(), reward_settings: RewardSettings = RewardSettings(),
-                 steps: int | None = None, on_step=None) -> Trained:
+                 steps: int | None = None, on_step: StepHook | None = None) -> Trained:
     """RL-CAI: a preference model on `sl-cai`'s pairs (AI labels on red-team pairs, people's on the rest), then
-    PPO from `sl-cai` against it with the human-feedback run's settings."""
-    from alignkit.zoo.recipes import PPO_STEPS  # the human-feedback run's length (the registry imports this module)
-
-    config, steps = resolve(PPOConfig(), config, seed=seed), steps if steps is not None else PPO_STEPS
+    PPO from `sl-cai` against it with the human-feedback run's settings (PPOSettings' defaults, its length too)."""
+    settings = resolve(PPOSettings(), settings, seed=seed, steps=steps)
     sl_cai, tokenizer = zoo.load("sl-cai", root=root)
-    rows = cai_preference_rows(sl_cai, tokenizer, pairs_config, config.seed, root)
-    preference_model = reward_model_from_sft(sl_cai, tokenizer, seed=config.seed)
+    rows = cai_preference_rows(sl_cai, tokenizer, pairs_config, settings.seed, root)
+    preference_model = reward_model_from_sft(sl_cai, tokenizer, seed=settings.seed)
     train_reward_model(preference_model, tokenizer, rows["ai"] + rows["human"], reward_settings)
     metrics = {"preference_model_train_ai_accuracy": round(preference_accuracy(preference_model, tokenizer, rows["ai"]),
                                                            4)}
     policy, ref_model, reward_model, value_model = ppo_models(sl_cai, preference_model)
     del sl_cai, preference_model  # ppo_models copied them; PPO holds its four models only
     prompts = [r["prompt"] for r in read_jsonl("prompts_train.jsonl")]
-    log = train_ppo(policy, ref_model, reward_model, value_model, tokenizer, prompts, config, steps, plot=plot,
-                    on_step=on_step)
+    log = train_ppo(policy, ref_model, reward_model, value_model, tokenizer, prompts, settings, on_step=on_step)
     last = log[-5:]
     metrics |= {f"train_{k}": round(sum(r[k] for r in last) / len(last), 4) for k in ("rm_score", "kl")}
-    metrics |= _label_counts(rows) | {"steps": steps}
-    trained_with = asdict(config) | {"steps": steps, "pairs": asdict(pairs_config), "reward": asdict(reward_settings)}
+    metrics |= _label_counts(rows) | {"steps": settings.steps}
+    trained_with = asdict(settings) | {"pairs": asdict(pairs_config), "reward": asdict(reward_settings)}
     # The preference model is not kept (the zoo's size budget), so the harness reports no rm_score for rl-cai,
     # at build and on remeasure alike; train_rm_score is its score during the last PPO steps.
-    return Trained(policy, tokenizer, trained_with, metrics, ref_model, None, config.seed, log)
+    return Trained(policy, tokenizer, trained_with, metrics, ref_model, None, settings.seed, log)
 
 
-RLAIF_DPO_PAIRS = CAIPairs(n_helpful_prompts=400)  # DPO's chapter-sized set (POLICY_SET) plus every red-team prompt
+RLAIF_DPO_PAIRS = CAIPairs(n_helpful_prompts=POLICY_SET.n_prompts)  # DPO's chapter-sized set plus every red-team prompt
 
 
-def train_rlaif_dpo(seed: int | None = None, settings: DPOSettings | None = None, root=None, plot=None,
+def train_rlaif_dpo(seed: int | None = None, settings: DPOSettings | None = None, root=None,
                     pairs_config: CAIPairs = RLAIF_DPO_PAIRS, constitution=None, start: str = "sl-cai",
-                    on_step=None) -> Trained:
+                    on_step: StepHook | None = None) -> Trained:
     """RLAIF without a reward model: DPO from `start` on its own pairs, labeled as RL-CAI labels them.
 
     constitution: the principles the feedback model reads (default data/constitution.yaml; chapter 05 edits
@@ -125,7 +122,7 @@ def train_rlaif_dpo(seed: int | None = None, settings: DPOSettings | None = None
     ref_model, tokenizer = zoo.load(start, root=root)
     rows = cai_preference_rows(ref_model, tokenizer, pairs_config, settings.seed, root, constitution)
     model, _ = zoo.load(start, root=root)  # loaded after labeling: the feedback model is gone by then
-    log = train_dpo(model, ref_model, tokenizer, rows["ai"] + rows["human"], settings, plot=plot, on_step=on_step)
+    log = train_dpo(model, ref_model, tokenizer, rows["ai"] + rows["human"], settings, on_step=on_step)
     config = asdict(settings) | {"pairs": asdict(pairs_config), "start": start}
     return Trained(model, tokenizer, config, _label_counts(rows) | final_loss_and_steps(log), ref_model,
                    seed=settings.seed, log=log)
