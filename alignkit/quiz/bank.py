@@ -30,6 +30,7 @@ import yaml
 
 from alignkit.infra.errors import AnswerTypeError, QuizBankError
 from alignkit.infra.paths import quizzes_dir
+from alignkit.infra.yaml_files import UniqueKeyLoader
 
 __all__ = [
     "CHAPTERS", "QUESTION_TYPES", "STATUSES", "Choice", "Question", "Bank", "find_quizzes_dir", "load_bank",
@@ -115,23 +116,6 @@ class Bank:
         hint = " (it is a graded quiz question)" if any(q.id == question_id for q in self.questions) else ""
         raise AnswerTypeError(f"{self.chapter} has no prediction question {question_id!r}{hint}; its prediction "
                               f"questions (prediction: true in {self.chapter}.yaml): {known}.")
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """safe_load that refuses duplicated keys instead of silently keeping the last one."""
-
-
-def _construct_unique_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
-    seen = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(None, None, f"duplicated key {key!r}", key_node.start_mark)
-        seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
 
 
 def find_quizzes_dir(explicit: str | os.PathLike | None = None) -> Path:
@@ -279,7 +263,7 @@ def load_bank(path: str | os.PathLike, *, require_hashes: bool = True) -> Bank:
     path = Path(path)
     try:
         data = path.read_bytes()
-        raw = yaml.load(data.decode("utf-8"), Loader=_UniqueKeyLoader)
+        raw = yaml.load(data.decode("utf-8"), Loader=UniqueKeyLoader)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
         raise QuizBankError(f"{path}: cannot read the bank: {err}".replace("\n", " ")) from None
     except RecursionError:

@@ -18,6 +18,7 @@ import yaml
 
 from alignkit.infra.errors import ConstitutionError
 from alignkit.infra.paths import NO_COURSE_DATA, constitution_path, has_course_data
+from alignkit.infra.yaml_files import UniqueKeyLoader
 
 __all__ = ["CONSTITUTION_PATH", "FIELDS", "comparison_text", "Principle", "Constitution", "load_constitution", "parse_constitution"]
 
@@ -127,25 +128,6 @@ def parse_constitution(data, source: str = "<memory>") -> Constitution:
     return Constitution(principles, source)
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """safe_load that refuses a repeated key (a second `principles:` block would silently replace the first)."""
-
-
-def _unique_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
-    seen = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"the key {key!r} appears twice (the later one would silently replace the earlier); "
-                "merge the two into one", key_node.start_mark)
-        seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
-
-
 def load_constitution(path: str | Path | None = None) -> Constitution:
     """Read and check a constitution file (default: data/constitution.yaml)."""
     default = path is None
@@ -162,7 +144,7 @@ def load_constitution(path: str | Path | None = None) -> Constitution:
     except OSError as err:  # a directory, no permission
         raise ConstitutionError(f"cannot read {path}: {err.strerror or err}; pass the path of the constitution file.") from None
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a safe loader: a constitution cannot construct Python objects
+        data = yaml.load(text, Loader=UniqueKeyLoader)  # a safe loader: a constitution cannot construct Python objects
     except yaml.YAMLError as err:
         raise ConstitutionError(f"{path} is not valid YAML: {' '.join(str(err).split())[:300]}. {_FIX}") from None
     except RecursionError:

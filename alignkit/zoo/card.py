@@ -2,7 +2,7 @@
 
     CARD = MethodCard("dpo", Recipe("sft", "causal-lm", "chat", train_dpo_checkpoint), label="DPO", ...)
 
-The registries read the cards: the zoo's recipes (`alignkit.zoo.recipes.RECIPES`), the method table
+The registries read the cards: the zoo's recipes (`alignkit.zoo.recipes.CARDS`), the method table
 (`alignkit.report.method_table`), `alignkit recipe export` (`alignkit.zoo.export`), the real-model sections
 (`alignkit.zoo.real_model`) and the layout test. Adding a method is one card (`recipes.register`), not ten edits.
 
