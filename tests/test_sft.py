@@ -49,3 +49,15 @@ def test_train_sft_changes_parameters_and_lowers_loss(tiny_lm, small_tokenizer):
     assert losses[-1] < losses[0]
     assert any(not torch.equal(a, b) for a, b in zip(before, tiny_lm.parameters()))
     assert not tiny_lm.training
+
+
+def test_training_without_a_hook_shows_a_bar_and_prints_no_log_dicts(tiny_lm, small_tokenizer, capsys, monkeypatch):
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    rows = [{"messages": [{"role": "user", "content": f"What is {a} plus 1?"},
+                          {"role": "assistant", "content": f"{a} plus 1 is {a + 1}."}]} for a in range(8)]
+    train_sft(tiny_lm, small_tokenizer, rows, SFTSettings(epochs=2, batch_size=4))
+    out = capsys.readouterr()
+    assert "it/s]" in out.err or "s/it]" in out.err  # tqdm's bar: how far training has come
+    assert "'loss'" not in out.out + out.err  # the Trainer's log dicts are not printed under it
+    train_sft(tiny_lm, small_tokenizer, rows, SFTSettings(epochs=1, batch_size=4), on_step=lambda row: None)
+    assert "it/s]" not in capsys.readouterr().err  # a hook shows progress its own way: no bar

@@ -19,7 +19,8 @@ from alignkit.infra.compat import library_renames_in_flight, trainer_tokenizer_k
 from alignkit.core.lora import LoraSettings, finish, peft_config
 from alignkit.core.profiles import detect_profile, precision_kwargs
 
-__all__ = ["trainer_kwargs", "run_trainer", "final_loss_and_steps", "StepHook", "step_hook_callback", "numeric_logs"]
+__all__ = ["trainer_kwargs", "run_trainer", "final_loss_and_steps", "StepHook", "step_hook_callback", "progress_bar_callback",
+           "numeric_logs"]
 
 StepHook = Callable[[dict], None]  # on_step(row): after every optimiser step, with the step's logged dict
 
@@ -82,6 +83,17 @@ def step_hook_callback(on_step: StepHook):
     return StepHookCallback()
 
 
+def progress_bar_callback():
+    """transformers' progress bar without its printed log dicts (the bar only: losses belong to a hook or a plot)."""
+    from transformers.trainer_callback import ProgressCallback
+
+    class ProgressBarOnly(ProgressCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            pass
+
+    return ProgressBarOnly()
+
+
 def run_trainer(trainer_cls, model, tokenizer, rows: list[dict], make_args, on_step: StepHook | None = None,
                 lora: LoraSettings | None = None, **trainer_extra) -> list[dict]:
     """Train `model` in place with a TRL trainer on `rows`; returns the log history.
@@ -95,7 +107,8 @@ def run_trainer(trainer_cls, model, tokenizer, rows: list[dict], make_args, on_s
     from datasets import Dataset
     from transformers import PrinterCallback
 
-    callbacks = [] if on_step is None else [step_hook_callback(on_step)]
+    # Without a hook nothing shows how far training has come, so a bar does (TQDM_DISABLE=1 silences it).
+    callbacks = [progress_bar_callback()] if on_step is None else [step_hook_callback(on_step)]
     if lora is not None:
         trainer_extra["peft_config"] = peft_config(lora, model)
     # TRL (DPO/KTO reference pass) and peft read transformers' deprecated `is_gradient_checkpointing`.
