@@ -51,13 +51,20 @@ def test_train_sft_changes_parameters_and_lowers_loss(tiny_lm, small_tokenizer):
     assert not tiny_lm.training
 
 
-def test_training_without_a_hook_shows_a_bar_and_prints_no_log_dicts(tiny_lm, small_tokenizer, capsys, monkeypatch):
-    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+def test_training_without_a_hook_shows_a_bar_and_prints_no_log_dicts(tiny_lm, small_tokenizer, monkeypatch):
+    from alignkit.core import trl_driver
+
+    bars, real = [], trl_driver.progress_bar_callback
+    monkeypatch.setattr(trl_driver, "progress_bar_callback", lambda: bars.append(real()) or bars[-1])
     rows = [{"messages": [{"role": "user", "content": f"What is {a} plus 1?"},
                           {"role": "assistant", "content": f"{a} plus 1 is {a + 1}."}]} for a in range(8)]
-    train_sft(tiny_lm, small_tokenizer, rows, SFTSettings(epochs=2, batch_size=4))
-    out = capsys.readouterr()
-    assert "it/s]" in out.err or "s/it]" in out.err  # tqdm's bar: how far training has come
-    assert "'loss'" not in out.out + out.err  # the Trainer's log dicts are not printed under it
+    train_sft(tiny_lm, small_tokenizer, rows, SFTSettings(epochs=1, batch_size=4))
+    assert len(bars) == 1  # no hook: a bar shows how far training has come (TQDM_DISABLE=1 silences it in CI)
     train_sft(tiny_lm, small_tokenizer, rows, SFTSettings(epochs=1, batch_size=4), on_step=lambda row: None)
-    assert "it/s]" not in capsys.readouterr().err  # a hook shows progress its own way: no bar
+    assert len(bars) == 1  # a hook shows progress its own way: no bar
+
+    written = []
+    bar = bars[0]
+    bar.training_bar = type("Bar", (), {"write": lambda self, text: written.append(text)})()
+    bar.on_log(None, type("State", (), {"is_world_process_zero": True})(), None, logs={"loss": 1.0})
+    assert written == []  # the Trainer's log dicts are not printed under the bar
