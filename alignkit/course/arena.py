@@ -107,18 +107,9 @@ class Arena(VotingSession):
         return f"<alignkit Arena of {len(self.names)} models ({', '.join(self.names)}): {self.progress} voted>"
 
     @property
-    def index(self) -> int:
-        """The pair shown now: the first one not voted on (len(pairs) when all are)."""
-        return next((i for i in range(len(self.pairs)) if i not in self._voted), len(self.pairs))
-
-    @property
-    def finished(self) -> bool:
-        return self.index == len(self.pairs)
-
-    @property
-    def progress(self) -> str:
-        """Pairs voted on so far, e.g. "3/40"."""
-        return f"{len(self._voted)}/{len(self.pairs)}"
+    def pair_count(self) -> int:
+        """The arena's pairs, drawn up front (plan_pairs), not one per prompt."""
+        return len(self.pairs)
 
     def describe_pairs(self) -> str:
         """How many pairs there are, of which kind: printed with the arena."""

@@ -246,18 +246,23 @@ class VotingSession:
         return f"<alignkit VotingSession {self.names[0]} vs {self.names[1]}: {self.progress} voted>"
 
     @property
+    def pair_count(self) -> int:
+        """How many pairs there are to vote on: one per prompt here (the arena draws its own)."""
+        return len(self.prompts)
+
+    @property
     def index(self) -> int:
-        """The pair shown now: the first one not voted on (len(prompts) when all are)."""
-        return next((i for i in range(len(self.prompts)) if i not in self._voted), len(self.prompts))
+        """The pair shown now: the first one not voted on (pair_count when all are)."""
+        return next((i for i in range(self.pair_count) if i not in self._voted), self.pair_count)
 
     @property
     def finished(self) -> bool:
-        return self.index == len(self.prompts)
+        return self.index == self.pair_count
 
     @property
     def progress(self) -> str:
         """Pairs voted on so far, e.g. "3/10"."""
-        return f"{len(self._voted)}/{len(self.prompts)}"
+        return f"{len(self._voted)}/{self.pair_count}"
 
     def pair(self, index: int | None = None) -> dict:
         """Pair `index` (default: the current one) as shown: prompt, and each side's model, response and scores."""
