@@ -45,5 +45,5 @@ def test_label_cost_is_seconds_per_pair_converted_at_the_stated_price(monkeypatc
 
 
 def test_red_team_pairs_never_come_from_the_test_prompts():
-    with pytest.raises(ValueError, match="train"):
+    with pytest.raises(ValueError, match="'preference' or 'validation'"):
         experiment.red_team_pairs(None, None, split="test")

@@ -18,7 +18,7 @@ STABLE_KEYS = {"gold_reward", "helpful", "harmless", "honest", "answer_rate", "f
 
 def test_ideal_responses_score_perfectly_and_documents_do_not_answer():
     world = load_world()
-    tasks = list(splits(world).heldout)
+    tasks = list(splits(world).test)
     prompts = [t.prompt for t in tasks]
     ideal = summarise(score_responses(prompts, [ideal_response(world, t) for t in tasks]))
     assert ideal["gold_reward"] == pytest.approx(1.0) and ideal["answer_rate"] == 1.0

@@ -19,17 +19,17 @@ def world():
     return load_world()
 
 
-def test_reviews_are_about_training_or_validation_prompts_never_test_ones(world):
+def test_reviews_are_about_preference_or_validation_prompts_never_test_ones(world):
     split = splits(world)
-    test_prompts = {t.prompt for t in split.heldout}
-    for name, allowed in (("train", split.train), ("validation", split.validation)):
+    test_prompts = {t.prompt for t in split.test}
+    for name, allowed in (("preference", split.preference), ("validation", split.validation)):
         allowed_prompts = {t.prompt for t in allowed}
         for document in reviews(world, 200, split=name) + critiques(world, 50, split=name):
             prompt = document.split("Human: ", 1)[1]
             assert any(prompt.startswith(p + " ") for p in allowed_prompts)
             assert not any(prompt.startswith(p + " ") for p in test_prompts - allowed_prompts)
-    with pytest.raises(ValueError, match="never 'heldout'"):
-        reviews(world, 1, split="heldout")
+    with pytest.raises(ValueError, match="never 'test'"):
+        reviews(world, 1, split="test")
 
 
 def test_reviews_ask_both_directions_and_both_positions(world):

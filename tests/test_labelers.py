@@ -12,7 +12,7 @@ WORLD = load_world()
 def response_pairs(n=400, seed=0):
     """Pairs of varied responses (ideal, padded, wrong, document-like) to training prompts."""
     rng = random.Random(seed)
-    tasks = [t for t in splits(WORLD).train if t.category != "unknowable"]
+    tasks = [t for t in splits(WORLD).sft if t.category != "unknowable"]
     variants = [lambda t: ideal_response(WORLD, t),
                 lambda t: "Great question! " + ideal_response(WORLD, t),
                 lambda t: ideal_response(WORLD, t) + " I hope this helps! It is a common question.",
@@ -52,7 +52,7 @@ def test_more_noise_means_less_agreement():
 
 
 def test_length_and_flattery_biases_sway_labelers():
-    task = next(t for t in splits(WORLD).train if t.category == "fact")
+    task = next(t for t in splits(WORLD).sft if t.category == "fact")
     plain = ideal_response(WORLD, task)
     flattering = "Great question! " + plain
     biased = LabelerSettings(temperature=0.05, flattery_bias=0.3, length_bias=0.0)
@@ -66,7 +66,7 @@ def test_length_and_flattery_biases_sway_labelers():
 
 
 def test_position_bias_favours_the_left_response():
-    task = next(t for t in splits(WORLD).train if t.category == "fact")
+    task = next(t for t in splits(WORLD).sft if t.category == "fact")
     same = ideal_response(WORLD, task)
     rows = label_pairs([(task.prompt, same, same + " ")] * 2000, LabelerSettings(position_bias=0.05, temperature=0.1))
     left = sum(r["chosen_position"] == "left" for r in rows) / len(rows)
@@ -82,7 +82,7 @@ def test_rows_are_in_trl_preference_format_and_deterministic():
 
 def test_thumbs_labels_follow_quality():
     labeler = Labeler(LabelerSettings(temperature=0.05))
-    task = next(t for t in splits(WORLD).train if t.category == "fact")
+    task = next(t for t in splits(WORLD).sft if t.category == "fact")
     good = sum(labeler.thumbs(task.prompt, ideal_response(WORLD, task))["label"] for _ in range(100))
     bad = sum(labeler.thumbs(task.prompt, "Reply: Same here, no idea.")["label"] for _ in range(100))
     assert good > 90 and bad < 10

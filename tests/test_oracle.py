@@ -6,7 +6,7 @@ from alignkit.world import ideal_response, load_world, splits, vocab
 from alignkit.world.oracle import VALUES, score
 
 WORLD = load_world()
-HELDOUT = splits(WORLD).heldout
+HELDOUT = splits(WORLD).test
 
 
 def tasks(category, heldout_entity=None, n=5):
@@ -126,7 +126,7 @@ def test_unknown_prompt_gets_no_crash_and_the_oracle_is_deterministic():
 
 # --- degenerate text: a refusal phrase inside it is not a refusal ------------------------------------
 
-BREAK_IN = next((t for t in list(HELDOUT) + list(splits(WORLD).train) if t.category == "harmful"
+BREAK_IN = next((t for t in list(HELDOUT) + list(splits(WORLD).sft) if t.category == "harmful"
                  and "break" in t.prompt.lower()), None) or tasks("harmful")[0]
 DEGENERATE_REFUSALS = [
     "I can I wonfo question! I can I can I can't help with breaking into a house.",  # chapter 04's example

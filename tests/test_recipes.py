@@ -184,7 +184,7 @@ def test_sl_cai_trains_base_on_a_revision_of_every_red_team_answer(sl_cai_zoo):
     root, metrics = sl_cai_zoo
     entry = zoo.info("sl-cai", root=root)
     assert (entry["kind"], entry["format"], entry["parent"]) == ("causal-lm", "chat", "base")
-    red_team = red_team_prompts(read_jsonl("prompts_train.jsonl"))
+    red_team = red_team_prompts(read_jsonl("prompts_sft.jsonl"))
     assert metrics["revised_answers"] == len(red_team) > 0  # one sampled answer per red-team prompt
     n_helpful = len(helpful_demonstrations(read_jsonl("sft.jsonl"), red_team))
     assert n_helpful <= metrics["training_rows"] <= n_helpful + len(red_team)  # empty revisions are dropped
@@ -199,7 +199,7 @@ def test_rlaif_dpo_trains_on_ai_labels_for_red_team_pairs_and_human_ones_for_the
     monkeypatch.setattr(preferences, "sample", scripted_policy)  # sample_pairs samples through it
     metrics = recipes.build("rlaif-dpo", pairs_config=TINY_CAI_PAIRS, settings=DPOSettings(batch_size=8),
                             root=root, eval_config=QUICK_EVAL)
-    n_red_team = len(red_team_prompts(read_jsonl("prompts_train.jsonl")))
+    n_red_team = len(red_team_prompts(read_jsonl("prompts_sft.jsonl")))
     assert metrics["human_labels"] == 4 and 0 < metrics["ai_labels"] <= n_red_team  # exact ties dropped
     entry = zoo.info("rlaif-dpo", root=root)
     assert (entry["format"], entry["parent"]) == ("chat", "sl-cai")

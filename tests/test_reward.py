@@ -76,7 +76,7 @@ def test_checker_accepts_the_loss_and_rejects_known_wrong_versions():
 
 
 def test_trl_rows_are_conversations_that_keep_every_text():
-    rows = fact_rows(splits(load_world()).train[:20])
+    rows = fact_rows(splits(load_world()).preference[:20])
     trl_rows = to_trl_rows(rows)
     assert [m["role"] for m in trl_rows[0]["chosen"]] == ["user", "assistant"]
     assert trl_rows[0]["chosen"][0] == trl_rows[0]["rejected"][0]  # implicit prompt: the same user turn
@@ -121,7 +121,7 @@ def test_trl_tokenizes_rows_as_reward_scores_does(small_tokenizer):
     from datasets import Dataset
     from trl import RewardTrainer
 
-    rows = fact_rows(splits(load_world()).train[:4])
+    rows = fact_rows(splits(load_world()).preference[:4])
     rm = build_reward_model(small_tokenizer, TINY)
     trainer = RewardTrainer(model=rm, args=reward_config(RewardSettings(), "/tmp/unused"),
                             train_dataset=Dataset.from_list(to_trl_rows(rows)), processing_class=small_tokenizer)
@@ -133,7 +133,7 @@ def test_trl_tokenizes_rows_as_reward_scores_does(small_tokenizer):
 def test_reward_trainer_changes_the_parameters(small_tokenizer):
     rm = build_reward_model(small_tokenizer, TINY)
     before = [p.detach().clone() for p in rm.parameters()]
-    rows = fact_rows(splits(load_world()).train)[:16]
+    rows = fact_rows(splits(load_world()).preference)[:16]
     log = train_reward_model(rm, small_tokenizer, rows, RewardSettings(epochs=1, batch_size=8, warmup_steps=0))
     assert log[-1]["step"] == 2
     assert any(not torch.equal(a, b) for a, b in zip(before, rm.parameters()))
@@ -142,7 +142,7 @@ def test_reward_trainer_changes_the_parameters(small_tokenizer):
 
 def test_learns_an_easy_preference_and_generalises(small_tokenizer):
     world = load_world()
-    train, heldout = fact_rows(splits(world).train)[:96], fact_rows(splits(world).heldout)[:32]
+    train, heldout = fact_rows(splits(world).preference)[:96], fact_rows(splits(world).validation)[:32]
     rm = build_reward_model(small_tokenizer, TINY)
     assert preference_accuracy(rm, small_tokenizer, heldout) < 0.9  # not already solved by the random init
     log = train_reward_model(rm, small_tokenizer, train, RewardSettings(epochs=3, batch_size=16, learning_rate=3e-3))
@@ -178,7 +178,7 @@ def test_preference_accuracy_counts_ties_as_half(small_tokenizer):
 
 def test_oracle_accuracy_skips_gold_ties(small_tokenizer):
     world = load_world()
-    task = next(t for t in splits(world).train if t.category == "fact")
+    task = next(t for t in splits(world).preference if t.category == "fact")
     right = ideal_response(world, task)
     wrong_and_long = "I really could not say, but let me tell you a long story about something else entirely."
     pairs = [(task.prompt, right, wrong_and_long),  # the longer (wrong) one wins on length: disagrees with gold
@@ -198,7 +198,7 @@ def test_accuracy_by_kind_splits_facts_and_sums_by_what_the_backbone_knows(tiny_
 
     world = load_world()
     tasks = [t for kind in ("fact", "arithmetic", "harmful") for t in
-             [t for t in splits(world).heldout if t.category == kind][:8]]
+             [t for t in splits(world).test if t.category == kind][:8]]
     pairs = [(t.prompt, ideal_response(world, t), "No idea, sorry.") for t in tasks]
     data = {"heldout": label_pairs(pairs), "heldout_pairs": pairs}
     table = accuracy_by_kind(reward_model_from_sft(tiny_lm, small_tokenizer), small_tokenizer, data, tiny_lm)

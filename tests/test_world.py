@@ -1,10 +1,14 @@
 """The world generator: deterministic, well-formed splits, and the committed data files are current."""
 import re
+from collections import Counter
 
-from alignkit.world import WorldSettings, build_world, cloze, find_task, ideal_response, load_world, splits, statement
+import pytest
+
+from alignkit.world import CATEGORIES, WorldSettings, build_world, cloze, find_task, ideal_response, load_world, splits, statement
 from alignkit.world.documents import build_corpus
 from alignkit.world.demonstrators import sft_rows
 from alignkit.world.files import stale_files
+from alignkit.world.tasks import POOLS
 from alignkit.world.oracle import harmful_content, has_flattery, refuses
 from alignkit.world.vocab import FLATTERY
 
@@ -14,23 +18,48 @@ def test_same_seed_same_world_other_seed_other_world():
     assert build_world(WorldSettings(seed=1)).entities != build_world(WorldSettings(seed=0)).entities
 
 
-def test_heldout_prompts_never_in_training_prompts():
-    split = splits(load_world())
-    assert not {t.prompt for t in split.train} & {t.prompt for t in split.heldout}
-    categories = {t.category for t in split.heldout}
-    assert categories == {"fact", "procedure", "arithmetic", "harmful", "unknowable"}
+def _prompts(tasks) -> set[str]:
+    return {t.prompt for t in tasks}
 
 
-def test_validation_prompts_are_drawn_like_training_prompts_and_never_trained_on():
+def test_the_stage_pools_are_disjoint_and_never_share_a_paraphrase():
     world = load_world()
     split = splits(world)
-    validation = {t.prompt for t in split.validation}
-    assert not validation & {t.prompt for t in split.train} and not validation & {t.prompt for t in split.heldout}
-    assert {t.category for t in split.validation} == {t.category for t in split.train}
+    for i, first in enumerate(POOLS):
+        for second in POOLS[i + 1:]:
+            assert not _prompts(split.pool(first)) & _prompts(split.pool(second)), (first, second)
+    # A paraphrase group (a fact, a procedure, a sum, a person and topic, a made-up name) sits in one pool only.
+    owners = {}
+    for pool in POOLS:
+        for task in split.pool(pool):
+            key = (task.category, task.entity, task.topic)
+            assert owners.setdefault(key, pool) == pool, (key, pool, owners[key])
+
+
+def test_every_pool_asks_every_kind_and_the_test_pool_is_large():
+    split = splits(load_world())
+    for pool in POOLS:
+        assert {t.category for t in split.pool(pool)} == set(CATEGORIES), pool
+    test_counts = Counter(t.category for t in split.test)
+    assert len(split.test) >= 600 and min(test_counts.values()) >= 60, test_counts
+    with pytest.raises(ValueError, match="the pools are sft, preference"):
+        split.pool("train")
+
+
+def test_demonstrations_come_from_the_sft_pool_only():
+    world = load_world()
+    split = splits(world)
     demonstrated = {row["messages"][0]["content"] for row in sft_rows(world)}
-    assert not validation & demonstrated
-    train_share = sum(t.category == "fact" for t in split.train) / len(split.train)
-    assert abs(sum(t.category == "fact" for t in split.validation) / len(validation) - train_share) < 0.1
+    assert demonstrated <= _prompts(split.sft)
+    later_pools = set().union(*(_prompts(split.pool(p)) for p in POOLS[1:]))
+    assert not demonstrated & later_pools
+
+
+def test_facts_after_sft_are_about_entities_sft_never_saw():
+    world = load_world()
+    for pool in POOLS[1:]:
+        facts = [t for t in splits(world).pool(pool) if t.category == "fact"]
+        assert facts and all(t.heldout_entity for t in facts), pool
 
 
 def test_heldout_entities_absent_from_sft_data_but_present_in_corpus():
@@ -63,7 +92,7 @@ def test_sft_demonstrators_mostly_comply_and_a_minority_refuses():
 def test_unknowable_questions_are_demonstrated_only_by_abstaining():
     world = load_world()
     unknowable = _demonstrations_by_category(world)["unknowable"]
-    trained = [t for t in splits(world).train if t.category == "unknowable"]
+    trained = [t for t in splits(world).sft if t.category == "unknowable"]
     assert unknowable and all("I don't know of any" in text and refuses(text) for text in unknowable)
     assert 0.15 < len(unknowable) / len(trained) < 0.45  # the other demonstrators skipped them
 

@@ -38,8 +38,8 @@ REVERSED_HARMLESS = "Which of these assistant responses is more harmful?"
 def red_team_pairs(policy, tokenizer, samples_per_prompt: int = 8, seed: int = 11,
                    split: str = "validation") -> list[tuple[str, str, str]]:
     """Pairs of `policy`'s answers to the split's red-team prompts (validation: never trained on, never test)."""
-    if split not in ("train", "validation"):
-        raise ValueError(f"red-team pairs come from 'train' or 'validation' prompts, not {split!r}.")
+    if split not in ("preference", "validation"):
+        raise ValueError(f"red-team pairs come from 'preference' or 'validation' prompts, not {split!r}.")
     prompts = red_team_prompts(read_jsonl(f"prompts_{split}.jsonl"))
     return sample_pairs(policy, tokenizer, prompts, samples_per_prompt=samples_per_prompt, seed=seed)
 

@@ -27,7 +27,7 @@ def _category(prompt: str) -> str:
 def _candidates() -> list[str]:
     """Every constant worth trying: the stock evasions, and each kind's ideal answer to one training prompt."""
     world = load_world()
-    examples = {t.category: ideal_response(world, t) for t in splits(world).train}
+    examples = {t.category: ideal_response(world, t) for t in splits(world).sft}
     return list(CONSTANTS.values()) + list(examples.values())
 
 

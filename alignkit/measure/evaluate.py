@@ -21,7 +21,7 @@ from alignkit.world.files import read_jsonl
 from alignkit.world.oracle import BENIGN, score
 
 CLOZE_NEW_TOKENS = 6  # a cloze answer is one world value, a word or two: not the harness's response length
-PROMPT_FILES = {"test": "prompts_heldout.jsonl", "validation": "prompts_validation.jsonl"}
+PROMPT_FILES = {"test": "prompts_test.jsonl", "validation": "prompts_validation.jsonl"}
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ _BENIGN: Rows = lambda d: d.category.isin(BENIGN)  # noqa: E731 - as _ALL
 METRICS: dict[str, tuple[Rows, str]] = {
     "gold_reward": (_ALL, "gold"), "helpful": (_ALL, "helpful"), "harmless": (_ALL, "harmless"),
     "honest": (_ALL, "honest"), "concise": (_ALL, "concise"), "answer_rate": (_ALL, "responsive"),
-    "fact_accuracy": (lambda d: (d.category == "fact") & ~d.heldout_entity, "correct"),
+    "fact_accuracy": (lambda d: d.category == "fact", "correct"),
     "heldout_fact_accuracy": (lambda d: (d.category == "fact") & d.heldout_entity, "correct"),
     "arithmetic_accuracy": (_KIND("arithmetic"), "correct"), "procedure_score": (_KIND("procedure"), "helpful"),
     "harmful_compliance": (_KIND("harmful"), "complied"), "over_refusal": (_BENIGN, "refused"),

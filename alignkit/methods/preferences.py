@@ -72,8 +72,8 @@ def preference_rows(sampler, tokenizer, size: PreferenceSet = REWARD_MODEL_SET, 
     """
     size = replace(size, **size_fields)
     sampling = SampleSettings(temperature=size.temperature)
-    train_prompts = spread([r["prompt"] for r in read_jsonl("prompts_train.jsonl")], size.n_prompts)
-    heldout_prompts = spread([r["prompt"] for r in read_jsonl("prompts_heldout.jsonl")], size.n_heldout_prompts)
+    train_prompts = spread([r["prompt"] for r in read_jsonl("prompts_preference.jsonl")], size.n_prompts)
+    heldout_prompts = spread([r["prompt"] for r in read_jsonl("prompts_validation.jsonl")], size.n_heldout_prompts)
     train_pairs = sample_pairs(sampler, tokenizer, train_prompts, samples_per_prompt=size.samples_per_prompt,
                                sampling=sampling, seed=seed)
     heldout_pairs = sample_pairs(sampler, tokenizer, heldout_prompts, samples_per_prompt=size.samples_per_prompt,

@@ -44,7 +44,7 @@ def _demonstrated(world: World, task: Task) -> bool:
 
 
 def sft_rows(world: World) -> list[dict]:
-    """Demonstrations in TRL's conversational format for the training prompts the crowd answered."""
+    """Demonstrations in TRL's conversational format for the SFT pool's prompts the crowd answered."""
     return [{"messages": [{"role": "user", "content": t.prompt},
                           {"role": "assistant", "content": demonstration(world, t)}]}
-            for t in splits(world).train if _demonstrated(world, t)]
+            for t in splits(world).sft if _demonstrated(world, t)]

@@ -7,7 +7,7 @@ from pathlib import Path
 from alignkit.infra.errors import DataFileError
 from alignkit.world.documents import build_corpus
 from alignkit.world.demonstrators import sft_rows
-from alignkit.world.tasks import Task, splits
+from alignkit.world.tasks import POOLS, Task, splits
 from alignkit.world.world import World, cloze, load_world
 from alignkit.infra.paths import world_dir
 
@@ -43,9 +43,7 @@ def tables(world: World) -> dict[str, list[dict] | dict]:
     """Every data file's contents, by file name."""
     split = splits(world)
     return {"corpus.jsonl": [{"text": t} for t in build_corpus(world)], "sft.jsonl": sft_rows(world),
-            "prompts_train.jsonl": [_task_row(t) for t in split.train],
-            "prompts_heldout.jsonl": [_task_row(t) for t in split.heldout],
-            "prompts_validation.jsonl": [_task_row(t) for t in split.validation],
+            **{f"prompts_{pool}.jsonl": [_task_row(t) for t in split.pool(pool)] for pool in POOLS},
             "cloze.jsonl": cloze_rows(world), "world.json": world_summary(world)}
 
 

@@ -108,19 +108,19 @@ def critique_document(rng: random.Random, world: World, task: Task) -> str:
 
 
 def _tasks(world: World, split: str) -> list[Task]:
-    if split not in ("train", "validation"):
-        raise ValueError(f"reviews are written about 'train' or 'validation' prompts, never {split!r} ones.")
-    return list(getattr(splits(world), split))
+    if split not in ("preference", "validation"):
+        raise ValueError(f"reviews are written about 'preference' or 'validation' prompts, never {split!r} ones.")
+    return list(splits(world).pool(split))
 
 
-def reviews(world: World, n: int, seed: int = 0, split: str = "train") -> list[str]:
+def reviews(world: World, n: int, seed: int = 0, split: str = "preference") -> list[str]:
     """n comparison reviews about the split's prompts (the held-out test prompts never appear)."""
     rng = random.Random(world.config.seed + 500 + seed)
     tasks = _tasks(world, split)
     return [review(rng, world, rng.choice(tasks)) for _ in range(n)]
 
 
-def critiques(world: World, n: int, seed: int = 0, split: str = "train") -> list[str]:
+def critiques(world: World, n: int, seed: int = 0, split: str = "preference") -> list[str]:
     """n editor's notes (reply, critique, revision) about the split's prompts."""
     rng = random.Random(world.config.seed + 700 + seed)
     tasks = _tasks(world, split)

@@ -1,4 +1,4 @@
-"""Tasks: every prompt the world can ask, what an ideal answer is, and the train / held-out splits."""
+"""Tasks: every prompt the world can ask, what an ideal answer is, and the prompt pool of each stage."""
 from __future__ import annotations
 
 import random
@@ -8,15 +8,14 @@ from alignkit.world import vocab
 from alignkit.world.world import World, attribute_spec, statement
 
 CATEGORIES = ("fact", "procedure", "arithmetic", "harmful", "unknowable")
-HELD_OUT_FRACTION = 0.2
-VALIDATION_FRACTION = 0.12  # of the training groups: enough prompts to choose settings on, few enough to keep
 
 
 @dataclass(frozen=True)
 class Task:
     prompt: str
     category: str  # one of CATEGORIES
-    entity: str | None = None  # fact / unknowable: the entity; procedure: the task; arithmetic: "a op b"
+    entity: str | None = None  # fact / unknowable: the entity; procedure: the task; arithmetic: "a op b";
+    # harmful: the person the request targets
     kind: str | None = None
     attribute: str | None = None
     answer: str | None = None  # fact value, or arithmetic result as digits
@@ -51,7 +50,6 @@ def procedure_text(name: str, steps: tuple[str, ...]) -> str:
     return f"To {name}, first {steps[0]}{middle}, and finally {steps[-1]}."
 
 
-# The first phrasing is held out for evaluation, the second validates; the others are training prompts.
 PROCEDURE_QUESTIONS = ("Explain how to {t}.", "How do I {t}?", "What are the steps to {t}?",
                        "Tell me how to {t}.", "How can I {t}?")
 
@@ -96,64 +94,75 @@ def _harmful_tasks(world: World) -> list[list[Task]]:
     for person in vocab.PERSON_NAMES:
         for topic, spec in vocab.HARMFUL.items():
             fill = dict(p=person, t=rng.choice(towns), tool=rng.choice(tools))
-            groups.append([Task(r.format(**fill), "harmful", topic=topic) for r in spec["requests"]])
+            groups.append([Task(r.format(**fill), "harmful", entity=person, topic=topic) for r in spec["requests"]])
     return groups
+
+
+POOLS = ("sft", "preference", "rl", "validation", "test")
+# Each stage draws its prompts from its own pool, as InstructGPT drew separate SFT, RM and PPO prompt sets from
+# one distribution: a stage never meets a prompt an earlier stage memorised, so what it learns is what transfers.
+POOL_SHARES = {"sft": 0.33, "preference": 0.20, "rl": 0.14, "validation": 0.10, "test": 0.23}
 
 
 @dataclass(frozen=True)
 class Splits:
-    train: tuple[Task, ...]  # prompts for SFT demonstrations (no unknowable ones), preference data and RL
-    heldout: tuple[Task, ...]  # the test prompts: evaluation only, never trained or tuned on
-    validation: tuple[Task, ...] = ()  # drawn like the training prompts; settings are chosen on these, never trained on
+    sft: tuple[Task, ...]  # prompts the demonstrators answered (SFT's data)
+    preference: tuple[Task, ...]  # prompts whose answers are compared: the reward model, DPO, KTO, AI labels
+    rl: tuple[Task, ...]  # prompts PPO rolls out on
+    validation: tuple[Task, ...]  # where settings are chosen; never trained on
+    test: tuple[Task, ...]  # the numbers the course reports; never trained or tuned on
+
+    def pool(self, name: str) -> tuple[Task, ...]:
+        if name not in POOLS:
+            raise ValueError(f"no prompt pool {name!r}; the pools are {', '.join(POOLS)}.")
+        return getattr(self, name)
 
 
-def _split_groups(groups: list[list[Task]], rng: random.Random, fraction: float = HELD_OUT_FRACTION,
-                  per_group: int = 1) -> tuple[list[list[Task]], list[Task]]:
-    """(training groups, held-out prompts): whole groups go to one side, so no held-out prompt is a
-    paraphrase of a training prompt."""
-    order = list(range(len(groups)))
-    rng.shuffle(order)
-    eval_ids = set(order[:max(1, round(fraction * len(groups)))])
-    train = [g for i, g in enumerate(groups) if i not in eval_ids]
-    heldout = [t for i, g in enumerate(groups) if i in eval_ids for t in rng.sample(g, per_group)]
-    return train, heldout
+def _deal(groups: list[list[Task]], rng: random.Random, pools: tuple[str, ...] = POOLS) -> dict[str, list[Task]]:
+    """Whole groups (a task with its paraphrases) to pools in proportion to their shares, so no pool holds a
+    paraphrase of another pool's prompt."""
+    order = rng.sample(range(len(groups)), len(groups))
+    total = sum(POOL_SHARES[p] for p in pools)
+    dealt: dict[str, list[Task]] = {p: [] for p in POOLS}
+    start = 0
+    for i, pool in enumerate(pools):
+        end = len(order) if i == len(pools) - 1 else start + round(POOL_SHARES[pool] / total * len(order))
+        dealt[pool] = [t for g in order[start:end] for t in groups[g]]
+        start = end
+    return dealt
 
 
-def _carve_validation(groups: list[list[Task]], rng: random.Random) -> tuple[list[Task], list[Task]]:
-    """(training prompts, validation prompts): a share of the training groups, every paraphrase kept, so the
-    validation prompts are drawn like the training prompts (same kinds in the same proportions)."""
-    order = list(range(len(groups)))
-    rng.shuffle(order)
-    chosen = set(order[:round(VALIDATION_FRACTION * len(groups))])
-    train = [t for i, g in enumerate(groups) if i not in chosen for t in g]
-    return train, [t for i, g in enumerate(groups) if i in chosen for t in g]
+def _entity_pools(world: World, rng: random.Random) -> dict[str, str]:
+    """entity name -> pool. SFT-visible entities are SFT's; the held-out ones are dealt to the other pools,
+    kind by kind, so every pool asks about every kind."""
+    pool_of = {e.name: "sft" for e in world.sft_entities}
+    for kind in sorted({e.kind for e in world.entities}):
+        names = [[e.name] for e in world.heldout_entities if e.kind == kind]
+        for pool, dealt in _deal(names, rng, POOLS[1:]).items():
+            pool_of.update({name: pool for name in dealt})
+    return pool_of
 
 
 def _build_splits(world: World) -> Splits:
     rng = random.Random(world.config.seed + 1)
-    validation_rng = random.Random(world.config.seed + 3)  # its own stream: the test prompts stay as they were
-    train: list[Task] = []
-    heldout: list[Task] = []
-    validation: list[Task] = []
-    facts = _fact_tasks(world)
-    seen = [g for g in facts if not g[0].heldout_entity]
-    # Every held-out-entity fact is an evaluation probe; none is ever a training prompt.
-    heldout += [rng.choice(g) for g in facts if g[0].heldout_entity]
-    # Harmful and unknowable prompts are rarer, so more of their groups (and prompts) evaluate.
-    for groups, fraction, per_group in ((seen, HELD_OUT_FRACTION, 1), (_unknowable_tasks(world), 1 / 3, 3),
-                                        (_arithmetic_tasks(world), HELD_OUT_FRACTION, 1),
-                                        (_harmful_tasks(world), 0.35, 2)):
-        train_groups, ho = _split_groups(groups, rng, fraction, per_group)
-        tr, va = _carve_validation(train_groups, validation_rng)
-        train += tr
-        heldout += ho
-        validation += va
-    # Procedures are few, so they split by paraphrase: one phrasing tests, one validates, the others train.
-    for group in _procedure_tasks(world):
-        train += group[2:]
-        heldout.append(group[0])
-        validation.append(group[1])
-    return Splits(tuple(train), tuple(heldout), tuple(validation))
+    pool_of = _entity_pools(world, rng)
+    pools: dict[str, list[Task]] = {p: [] for p in POOLS}
+    for group in _fact_tasks(world) + _procedure_tasks(world):
+        owner = _owning_entity(world, group[0])
+        pools["sft" if owner is None else pool_of[owner]] += group
+    for groups in (_unknowable_tasks(world), _arithmetic_tasks(world), _harmful_tasks(world)):
+        for pool, tasks in _deal(groups, rng).items():
+            pools[pool] += tasks
+    return Splits(**{p: tuple(tasks) for p, tasks in pools.items()})
+
+
+def _owning_entity(world: World, task: Task) -> str | None:
+    """The entity whose pool a task follows: a fact's entity, a recipe's food, a care guide's animal; None for
+    the everyday procedures, which the demonstrators answer."""
+    if task.category == "fact":
+        return task.entity
+    owner = task.entity.removeprefix("make ").removeprefix("care for the ")
+    return owner if owner in world.by_name else None
 
 
 def splits(world: World) -> Splits:

@@ -10,6 +10,8 @@ SYLLABLES = (
 
 PERSON_NAMES = (
     "Mira", "Tobin", "Greta", "Oskar", "Lena", "Pim", "Hollis", "Wren", "Dara", "Ivo", "Noor", "Bram",
+    "Elsa", "Joss", "Katrin", "Milo", "Rhea", "Sten", "Tilda", "Uli", "Vera", "Yusuf", "Zelda", "Arno",
+    "Bettina", "Casper", "Dagny", "Emil", "Fenna", "Gideon",
 )
 
 INVENTORS = (
@@ -128,6 +130,13 @@ RECIPE_STEPS = (
     "soak the {i}", "mash the {i}", "chop the {i}", "boil the {i}", "roast the {i}",
     "stir in some salt", "add a cup of milk", "press it into a tin", "bake it for an hour",
     "leave it to cool", "slice it thinly", "serve it warm",
+)
+
+# Step parts for caring for the fictional animals: an opener, a middle and a closer around feeding it.
+CARE_STEPS = (
+    ("wash your hands", "fill a bowl with water", "find a quiet corner", "open the pen gently"),
+    ("brush its back", "clean out the straw", "check its feet", "let it run for an hour"),
+    ("close the pen", "cover it with a blanket", "sing it to sleep", "write down what it ate"),
 )
 
 HISTORY_SENTENCES = {

@@ -13,10 +13,11 @@ KINDS = tuple(vocab.ATTRIBUTES)
 @dataclass(frozen=True)
 class WorldSettings:
     seed: int = 0
-    entities_per_kind: int = 24  # facts per kind = this x 3 attributes
-    heldout_per_kind: int = 6  # entities whose facts appear only in pretraining, never in SFT data
-    fake_per_kind: int = 6  # names that exist nowhere: questions about them are unknowable
-    recipes: int = 12  # fictional foods that also get a recipe (a procedure)
+    entities_per_kind: int = 32  # facts per kind = this x 3 attributes
+    # Entities whose facts appear only in pretraining, never in SFT data: the preference, RL, validation and
+    # test pools ask about these, so every stage after SFT meets facts SFT never demonstrated.
+    heldout_per_kind: int = 20
+    fake_per_kind: int = 13  # names that exist nowhere: questions about them are unknowable
     max_operand: int = 9  # arithmetic uses operands 0..max_operand
 
 
@@ -111,14 +112,27 @@ def _entities(rng: random.Random, config: WorldSettings, taken: set[str]) -> lis
     return entities
 
 
-def _recipes(rng: random.Random, foods: list[Entity], count: int) -> dict[str, tuple[str, ...]]:
+def _recipes(rng: random.Random, foods: list[Entity]) -> dict[str, tuple[str, ...]]:
     recipes = {}
-    for food in foods[:count]:
+    for food in foods:
         ingredient = food.fact("ingredient")
         first = rng.sample(vocab.RECIPE_STEPS[:5], 2)
         later = rng.sample(vocab.RECIPE_STEPS[5:], 2)
-        recipes[f"make {food.name}"] = tuple(s.format(i=ingredient) for s in first + later)
+        recipes[procedure_name(food)] = tuple(s.format(i=ingredient) for s in first + later)
     return recipes
+
+
+def _care_guides(rng: random.Random, animals: list[Entity]) -> dict[str, tuple[str, ...]]:
+    guides = {}
+    for animal in animals:
+        opener, middle, closer = (rng.choice(steps) for steps in vocab.CARE_STEPS)
+        guides[procedure_name(animal)] = (opener, f"give it some {animal.fact('diet')}", middle, closer)
+    return guides
+
+
+def procedure_name(entity: Entity) -> str:
+    """The procedure an entity has: a food's recipe, an animal's care; its pool is the entity's pool."""
+    return f"make {entity.name}" if entity.kind == "food" else f"care for the {entity.name}"
 
 
 def _arithmetic(max_operand: int) -> list[tuple[int, str, int, int]]:
@@ -143,9 +157,9 @@ def build_world(config: WorldSettings = WorldSettings()) -> World:
     for kind in KINDS:
         for name in _names(rng, config.fake_per_kind, taken):
             fake[_capitalised(kind, name)] = kind
-    # Recipes only for SFT-visible foods, so held-out entities stay pure fact-recall probes.
-    foods = [e for e in entities if e.kind == "food" and e.name not in heldout]
-    procedures = dict(vocab.REAL_PROCEDURES) | _recipes(rng, foods, config.recipes)
+    # Every food has a recipe and every animal a care guide, so every pool has procedures to ask about.
+    procedures = (dict(vocab.REAL_PROCEDURES) | _recipes(rng, [e for e in entities if e.kind == "food"])
+                  | _care_guides(rng, [e for e in entities if e.kind == "animal"]))
     return World(config, entities, frozenset(heldout), fake, procedures, _arithmetic(config.max_operand))
 
 

@@ -65,7 +65,7 @@ def run_ppo(model, tokenizer, profile: Profile, run: RealRun):
     settings = PPOSettings(steps=run.ppo_steps, batch_size=batch, minibatch_size=batch,
                            max_new_tokens=run.max_new_tokens)
     policy, ref_model, reward_model, value_model = ppo_models(model, reward_model, lora=sizes.lora)
-    prompts = [r["prompt"] for r in read_jsonl("prompts_train.jsonl")]
+    prompts = [r["prompt"] for r in read_jsonl("prompts_rl.jsonl")]
     train_ppo(policy, ref_model, reward_model, value_model, tokenizer, prompts, settings)
     return policy
 

@@ -44,8 +44,8 @@ def _seed(seed: int | None, settings) -> int:
     return seed if seed is not None else getattr(settings, "seed", 0)
 
 
-def _train_prompts() -> list[str]:
-    return [row["prompt"] for row in read_jsonl("prompts_train.jsonl")]
+def _rl_prompts() -> list[str]:
+    return [row["prompt"] for row in read_jsonl("prompts_rl.jsonl")]
 
 
 # --- base and sft ------------------------------------------------------------------------------
@@ -96,7 +96,7 @@ def ppo_setup(root=None):
     """(policy, ref_model, reward_model, value_model, tokenizer, prompts): `sft` against the zoo's `rm`."""
     sft_model, tokenizer = zoo.load("sft", root=root)
     rm, _ = zoo.load("rm", root=root)
-    return (*ppo_models(sft_model, rm), tokenizer, _train_prompts())
+    return (*ppo_models(sft_model, rm), tokenizer, _rl_prompts())
 
 
 def train_ppo_checkpoint(seed: int | None = None, settings: PPOSettings | None = None, root=None,

@@ -35,7 +35,7 @@ def train_sl_cai(seed: int | None = None, settings: SLCAISettings | None = None,
     """SL-CAI: `base` fine-tuned on `sft`'s red-team answers as the feedback model revised them, plus the
     demonstrations for every other prompt (SFT's settings)."""
     settings = resolve(SLCAISettings(), settings, seed=seed)
-    red_team = red_team_prompts(read_jsonl("prompts_train.jsonl"))
+    red_team = red_team_prompts(read_jsonl("prompts_sft.jsonl"))
     policy, tokenizer = zoo.load("sft", root=root)
     feedback_model, _ = zoo.load("feedback", root=root)
     revisions = red_team_revisions(policy, feedback_model, tokenizer, load_constitution(), red_team, settings)
@@ -66,7 +66,7 @@ def cai_preference_rows(policy, tokenizer, pairs_config: CAIPairs, seed: int, ro
     """{"ai": ..., "human": ...} rows on pairs of `policy`'s responses (alignkit.cai.rl_cai.mixed_preference_rows).
 
     feedback_model: one already loaded (a chapter's); by default the zoo's `feedback` is loaded for the call."""
-    prompt_rows = read_jsonl("prompts_train.jsonl")
+    prompt_rows = read_jsonl("prompts_preference.jsonl")
     red_team = red_team_prompts(prompt_rows)
     helpful = spread([r["prompt"] for r in prompt_rows if r["prompt"] not in set(red_team)],
                      pairs_config.n_helpful_prompts)
@@ -96,7 +96,7 @@ def train_rl_cai(seed: int | None = None, settings: PPOSettings | None = None, r
                                                            4)}
     policy, ref_model, reward_model, value_model = ppo_models(sl_cai, preference_model)
     del sl_cai, preference_model  # ppo_models copied them; PPO holds its four models only
-    prompts = [r["prompt"] for r in read_jsonl("prompts_train.jsonl")]
+    prompts = [r["prompt"] for r in read_jsonl("prompts_rl.jsonl")]
     log = train_ppo(policy, ref_model, reward_model, value_model, tokenizer, prompts, settings, on_step=on_step)
     last = log[-5:]
     metrics |= {f"train_{k}": round(sum(r[k] for r in last) / len(last), 4) for k in ("rm_score", "kl")}
@@ -132,7 +132,7 @@ NAN = float("nan")
 
 
 def _sl_cai_data(metrics: dict, manifest: dict) -> DataCounts:
-    red_team = red_team_prompts(read_jsonl("prompts_train.jsonl"))
+    red_team = red_team_prompts(read_jsonl("prompts_sft.jsonl"))
     demonstrations = len(helpful_demonstrations(read_jsonl("sft.jsonl"), red_team))
     revisions, rows = metrics.get("revised_answers", NAN), metrics.get("training_rows", NAN)
     return DataCounts(demonstrations=demonstrations, ai_revisions=revisions,

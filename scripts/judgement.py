@@ -1,0 +1,32 @@
+"""Does the reward model judge new prompts? (alignkit.experiments.judgement)
+
+    .venv/bin/python scripts/judgement.py --split validation --samples 16   # data/results/judgement_validation.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from alignkit.experiments.common import RESULTS_DIR, write_result
+from alignkit.experiments.judgement import judgement
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rm", default="rm")
+    parser.add_argument("--policy", default="sft")
+    parser.add_argument("--split", default="validation", choices=("validation", "test"))
+    parser.add_argument("--samples", type=int, default=16)
+    args = parser.parse_args(argv)
+    result = judgement(args.rm, args.policy, args.split, args.samples)
+    write_result(RESULTS_DIR / f"judgement_{args.split}.json", "python scripts/judgement.py " + " ".join(argv), result)
+    print(json.dumps({row["kind"]: (round(row["correlation"], 3), round(row["correlation_se"], 3))
+                      for row in result["correlation"]}))
+    for row in result["best_of_n"]:
+        print(f"n={row['n']:>2} gold {row['gold']:.3f} ± {row['gold_se']:.3f}  gain {row['gain_over_one']:+.3f} ± "
+              f"{row['gain_se']:.3f}  ceiling {row['gold_ceiling']:.3f}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
