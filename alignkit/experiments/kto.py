@@ -59,7 +59,7 @@ def kto_vs_dpo(pairs, sft_point, **_) -> list[dict]:
 
 
 def one_output(pairs, sft_point, sft, tokenizer) -> list[dict]:
-    """One response to each of the 1,200 training prompts, thumbs up or down: no pairs ever formed."""
+    """One response to each preference prompt, thumbs up or down: no pairs ever formed."""
     prompts = [r["prompt"] for r in read_jsonl("prompts_preference.jsonl")]
     rows = one_output_rows(sft, tokenizer, prompts)
     n_desirable = sum(r["label"] for r in rows)
