@@ -153,7 +153,8 @@ def _build_splits(world: World) -> Splits:
     for groups in (_unknowable_tasks(world), _arithmetic_tasks(world), _harmful_tasks(world)):
         for pool, tasks in _deal(groups, rng).items():
             pools[pool] += tasks
-    return Splits(**{p: tuple(tasks) for p, tasks in pools.items()})
+    # Shuffled, so that any prefix of a pool (a quick look with max_prompts) is a sample of every kind.
+    return Splits(**{p: tuple(rng.sample(tasks, len(tasks))) for p, tasks in pools.items()})
 
 
 def _owning_entity(world: World, task: Task) -> str | None:
