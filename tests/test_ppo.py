@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from alignkit.course.check import cases_for
-from alignkit.core.logprobs import exact_kl_per_token
+from alignkit.core.logprobs import exact_kl_per_token, kl_k1, kl_k3
 from alignkit.methods.ppo import (AdaptiveKLController, FixedKLController, PPOSettings, compute_gae, gae_advantages,
                           kl_controller, kl_penalized_rewards, per_token_kl, ppo_loss, scores_with_eos_penalty,
                           value_loss, whiten)
@@ -235,6 +235,46 @@ def test_rollout_logprobs_match_each_sequence_alone(four_models, small_tokenizer
     picked = alone[0].gather(-1, ids[0, n_prompt:, None]).squeeze(-1)
     n = int(batch.completion_mask[i].sum())
     assert torch.allclose(batch.logprobs[i, :n], picked, atol=1e-5)
+
+
+def _pooled_rollouts(policy, ref_model, reward_model, value_model, tokenizer, settings, seeds=range(6)):
+    """Rollouts of 4 prompts x 8 over `seeds`: each kept response token's entries, flattened."""
+    batches = [rollout(policy, ref_model, reward_model, value_model, tokenizer, PROMPTS * 8, settings, seed=s)
+               for s in seeds]
+    keys = ("logprobs", "ref_logprobs", "exact_kl", "entropy")
+    return {k: torch.cat([getattr(b, k)[b.completion_mask.bool()] for b in batches]) for k in keys}
+
+
+def within(values: torch.Tensor, sigmas: float = 4.0) -> bool:
+    """The mean of per-token terms is within `sigmas` standard errors of 0. Each term has mean 0 given the
+    tokens before it, so the terms are uncorrelated and the plain SE applies."""
+    return values.mean().abs().item() < sigmas * values.std().item() / len(values) ** 0.5
+
+
+def sharpened(model, factor: float = 4.0):
+    """The model with its output logits scaled up: an untrained tiny model is so near uniform over its
+    vocabulary that log-probs at the wrong temperature would pass the checks below unnoticed."""
+    with torch.no_grad():
+        model.lm_head.weight.mul_(factor)
+    return model
+
+
+def test_rollout_tokens_are_drawn_from_the_distribution_its_logprobs_describe(tiny_lm, small_tokenizer):
+    # E[log p(y)] = -H(p) when y ~ p: true at the sampling temperature, false at any other.
+    policy = sharpened(tiny_lm)
+    models = ppo_models(policy, reward_model_from_sft(policy, small_tokenizer))
+    for temperature in (0.7, 1.5):
+        tokens = _pooled_rollouts(*models, small_tokenizer, replace(TINY_PPO, temperature=temperature))
+        assert within(tokens["logprobs"] + tokens["entropy"]), temperature
+
+
+def test_k1_and_k3_on_rollouts_estimate_the_rollouts_exact_kl(tiny_lm, other_tiny_lm, small_tokenizer):
+    policy, reference = sharpened(other_tiny_lm), sharpened(tiny_lm)
+    _, _, reward_model, value_model = ppo_models(reference, reward_model_from_sft(reference, small_tokenizer))
+    tokens = _pooled_rollouts(policy, reference, reward_model, value_model, small_tokenizer, TINY_PPO)
+    assert (tokens["exact_kl"] >= 0).all() and tokens["exact_kl"].mean() > 0.01  # the two models differ
+    for estimator in (kl_k1, kl_k3):
+        assert within(estimator(tokens["logprobs"], tokens["ref_logprobs"]) - tokens["exact_kl"]), estimator.__name__
 
 
 def test_one_ppo_step_changes_the_policy_and_value_model_only(four_models, small_tokenizer):
