@@ -12,8 +12,8 @@ from alignkit.core.logprobs import exact_kl_per_token, kl_k1, kl_k3
 from alignkit.methods.ppo import (AdaptiveKLController, FixedKLController, PPOSettings, compute_gae, gae_advantages,
                           kl_controller, kl_penalized_rewards, per_token_kl, ppo_loss, scores_with_eos_penalty,
                           value_loss, whiten)
-from alignkit.methods.ppo_train import (ValueModel, compare_memory, lora_policy, ppo_models, response_logits, rollout,
-                                train_ppo)
+from alignkit.methods.ppo_train import (RewardProbe, ValueModel, compare_memory, lora_policy, ppo_models, response_logits,
+                                rollout, train_ppo)
 from alignkit.methods.reward import reward_model_from_sft
 
 PROMPTS = ["Where does the snibvun live?", "What is 3 plus 4?", "How do I bake bread?", "Who is the zorbel?"]
@@ -313,3 +313,18 @@ def test_lora_policy_uses_its_adapter_free_backbone_as_reference(tiny_lm, small_
     assert log[1]["kl_exact"] > 0  # adapters on vs off now differ
     memory = compare_memory(tiny_lm, rm)
     assert memory["LoRA"]["total"] < memory["four models"]["total"]
+
+
+def test_the_reward_probe_scores_the_same_prompts_and_never_changes_training(tiny_lm, small_tokenizer):
+    rm = reward_model_from_sft(tiny_lm, small_tokenizer)
+    config = replace(TINY_PPO, steps=3)
+    plain = ppo_models(tiny_lm, rm)
+    train_ppo(*plain, small_tokenizer, PROMPTS, config)
+    probed, probe, rows = ppo_models(tiny_lm, rm), RewardProbe(PROMPTS[:3], every=2, max_new_tokens=5), []
+    log = train_ppo(*probed, small_tokenizer, PROMPTS, config, on_step=rows.append, probe=probe)
+    assert same(params(plain[0]), params(probed[0]))  # greedy, without gradients: measured only
+    assert sorted(probe.scores) == [0, 2, 3] and all(len(v) == 3 for v in probe.scores.values())  # start, every 2, last
+    assert rows[0] == {"step": 0, "probe_rm_score": pytest.approx(sum(probe.scores[0]) / 3)}
+    assert [("probe_rm_score" in row) for row in log] == [False, True, True]
+    again = RewardProbe(PROMPTS[:3], every=2, max_new_tokens=5)
+    assert again.measure(0, tiny_lm, rm, small_tokenizer) == pytest.approx(rows[0]["probe_rm_score"])  # greedy: repeatable
