@@ -11,6 +11,7 @@ from alignkit.core.logprobs import (
     kl_k1,
     kl_k2,
     kl_k3,
+    sampled_kl_estimates,
     sequence_logprobs,
     shifted_token_logprobs,
     temperature_scaled,
@@ -105,3 +106,36 @@ def test_temperature_scaling():
     assert flatter.max() < torch.softmax(logits, -1).max()
     with pytest.raises(ValueError, match="positive"):
         temperature_scaled(logits, 0.0)
+
+
+def test_exact_kl_is_never_negative_where_the_two_distributions_nearly_agree():
+    # Peaked, nearly equal distributions: the float32 sum of p (log p - log q) rounds to about -1e-7 here.
+    generator = torch.Generator().manual_seed(0)
+    logits_q = 8.0 * torch.randn(64, 48, 1885, generator=generator)
+    logits_p = logits_q + 1e-4 * torch.randn(64, 48, 1885, generator=generator)
+    logp, logq = torch.log_softmax(logits_p, -1), torch.log_softmax(logits_q, -1)
+    assert ((logp.exp() * (logp - logq)).sum(-1) < 0).any()  # the rounding this test guards against
+    assert (exact_kl_per_token(logits_p, logits_q) >= 0).all()
+
+
+def test_k1_and_k3_on_fresh_draws_average_to_the_exact_kl():
+    generator = torch.Generator().manual_seed(1)
+    logits_p, logits_q = 2.0 * torch.randn(2, 3, 50, generator=generator), 2.0 * torch.randn(2, 3, 50, generator=generator)
+    exact = exact_kl_per_token(logits_p, logits_q)  # [2, 3]
+    draws = sampled_kl_estimates(logits_p, logits_q, n_draws=20_000, generator=generator)
+    for name in ("k1", "k3"):
+        mean, se = draws[name].mean(0), draws[name].std(0) / 20_000**0.5  # [2, 3] each
+        assert draws[name].shape == (20_000, 2, 3)
+        assert ((mean - exact).abs() < 4 * se).all(), name
+
+
+def test_exact_kl_and_its_estimators_follow_the_temperature():
+    # Sampling at temperature 0.7 means p = softmax(logits / 0.7): the KL that k1 and k3 estimate is the
+    # one between the two scaled distributions, not between the unscaled ones.
+    generator = torch.Generator().manual_seed(2)
+    logits_p, logits_q = torch.randn(1, 4, 30, generator=generator), torch.randn(1, 4, 30, generator=generator)
+    scaled_p, scaled_q = temperature_scaled(logits_p, 0.7), temperature_scaled(logits_q, 0.7)
+    draws = sampled_kl_estimates(scaled_p, scaled_q, n_draws=20_000, generator=generator)["k1"]
+    se = draws.std(0) / 20_000**0.5
+    assert ((draws.mean(0) - exact_kl_per_token(scaled_p, scaled_q)).abs() < 4 * se).all()
+    assert ((draws.mean(0) - exact_kl_per_token(logits_p, logits_q)).abs() > 4 * se).any()

@@ -8,12 +8,12 @@ import pytest
 import torch
 
 from alignkit.course.check import cases_for
-from alignkit.core.logprobs import exact_kl_per_token
+from alignkit.core.logprobs import exact_kl_per_token, kl_k1, kl_k3
 from alignkit.methods.ppo import (AdaptiveKLController, FixedKLController, PPOSettings, compute_gae, gae_advantages,
                           kl_controller, kl_penalized_rewards, per_token_kl, ppo_loss, scores_with_eos_penalty,
                           value_loss, whiten)
-from alignkit.methods.ppo_train import (ValueModel, compare_memory, lora_policy, ppo_models, response_logits, rollout,
-                                train_ppo)
+from alignkit.methods.ppo_train import (RewardProbe, ValueModel, compare_memory, lora_policy, ppo_models, response_logits,
+                                rollout, train_ppo)
 from alignkit.methods.reward import reward_model_from_sft
 
 PROMPTS = ["Where does the snibvun live?", "What is 3 plus 4?", "How do I bake bread?", "Who is the zorbel?"]
@@ -237,6 +237,46 @@ def test_rollout_logprobs_match_each_sequence_alone(four_models, small_tokenizer
     assert torch.allclose(batch.logprobs[i, :n], picked, atol=1e-5)
 
 
+def _pooled_rollouts(policy, ref_model, reward_model, value_model, tokenizer, settings, seeds=range(6)):
+    """Rollouts of 4 prompts x 8 over `seeds`: each kept response token's entries, flattened."""
+    batches = [rollout(policy, ref_model, reward_model, value_model, tokenizer, PROMPTS * 8, settings, seed=s)
+               for s in seeds]
+    keys = ("logprobs", "ref_logprobs", "exact_kl", "entropy")
+    return {k: torch.cat([getattr(b, k)[b.completion_mask.bool()] for b in batches]) for k in keys}
+
+
+def within(values: torch.Tensor, sigmas: float = 4.0) -> bool:
+    """The mean of per-token terms is within `sigmas` standard errors of 0. Each term has mean 0 given the
+    tokens before it, so the terms are uncorrelated and the plain SE applies."""
+    return values.mean().abs().item() < sigmas * values.std().item() / len(values) ** 0.5
+
+
+def sharpened(model, factor: float = 4.0):
+    """The model with its output logits scaled up: an untrained tiny model is so near uniform over its
+    vocabulary that log-probs at the wrong temperature would pass the checks below unnoticed."""
+    with torch.no_grad():
+        model.lm_head.weight.mul_(factor)
+    return model
+
+
+def test_rollout_tokens_are_drawn_from_the_distribution_its_logprobs_describe(tiny_lm, small_tokenizer):
+    # E[log p(y)] = -H(p) when y ~ p: true at the sampling temperature, false at any other.
+    policy = sharpened(tiny_lm)
+    models = ppo_models(policy, reward_model_from_sft(policy, small_tokenizer))
+    for temperature in (0.7, 1.5):
+        tokens = _pooled_rollouts(*models, small_tokenizer, replace(TINY_PPO, temperature=temperature))
+        assert within(tokens["logprobs"] + tokens["entropy"]), temperature
+
+
+def test_k1_and_k3_on_rollouts_estimate_the_rollouts_exact_kl(tiny_lm, other_tiny_lm, small_tokenizer):
+    policy, reference = sharpened(other_tiny_lm), sharpened(tiny_lm)
+    _, _, reward_model, value_model = ppo_models(reference, reward_model_from_sft(reference, small_tokenizer))
+    tokens = _pooled_rollouts(policy, reference, reward_model, value_model, small_tokenizer, TINY_PPO)
+    assert (tokens["exact_kl"] >= 0).all() and tokens["exact_kl"].mean() > 0.01  # the two models differ
+    for estimator in (kl_k1, kl_k3):
+        assert within(estimator(tokens["logprobs"], tokens["ref_logprobs"]) - tokens["exact_kl"]), estimator.__name__
+
+
 def test_one_ppo_step_changes_the_policy_and_value_model_only(four_models, small_tokenizer):
     policy, ref_model, reward_model, value_model = four_models
     before = [params(m) for m in four_models]
@@ -273,3 +313,18 @@ def test_lora_policy_uses_its_adapter_free_backbone_as_reference(tiny_lm, small_
     assert log[1]["kl_exact"] > 0  # adapters on vs off now differ
     memory = compare_memory(tiny_lm, rm)
     assert memory["LoRA"]["total"] < memory["four models"]["total"]
+
+
+def test_the_reward_probe_scores_the_same_prompts_and_never_changes_training(tiny_lm, small_tokenizer):
+    rm = reward_model_from_sft(tiny_lm, small_tokenizer)
+    config = replace(TINY_PPO, steps=3)
+    plain = ppo_models(tiny_lm, rm)
+    train_ppo(*plain, small_tokenizer, PROMPTS, config)
+    probed, probe, rows = ppo_models(tiny_lm, rm), RewardProbe(PROMPTS[:3], every=2, max_new_tokens=5), []
+    log = train_ppo(*probed, small_tokenizer, PROMPTS, config, on_step=rows.append, probe=probe)
+    assert same(params(plain[0]), params(probed[0]))  # greedy, without gradients: measured only
+    assert sorted(probe.scores) == [0, 2, 3] and all(len(v) == 3 for v in probe.scores.values())  # start, every 2, last
+    assert rows[0] == {"step": 0, "probe_rm_score": pytest.approx(sum(probe.scores[0]) / 3)}
+    assert [("probe_rm_score" in row) for row in log] == [False, True, True]
+    again = RewardProbe(PROMPTS[:3], every=2, max_new_tokens=5)
+    assert again.measure(0, tiny_lm, rm, small_tokenizer) == pytest.approx(rows[0]["probe_rm_score"])  # greedy: repeatable

@@ -19,6 +19,7 @@ __all__ = [
     "kl_k1",
     "kl_k2",
     "kl_k3",
+    "sampled_kl_estimates",
     "temperature_scaled",
 ]
 
@@ -54,11 +55,14 @@ def sequence_logprobs(token_logps: torch.Tensor, mask: torch.Tensor) -> torch.Te
 def exact_kl_per_token(logits_p: torch.Tensor, logits_q: torch.Tensor) -> torch.Tensor:
     """KL(p || q) = sum_v p(v) [log p(v) - log q(v)] at every position, summed over the vocabulary.
 
-    logits_p, logits_q [B, T, V] -> [B, T]. p is the policy, q the reference.
+    logits_p, logits_q [B, T, V] -> [B, T] float32. p is the policy, q the reference; pass the logits of the
+    distributions tokens are sampled from (`temperature_scaled`), so that k1 and k3 estimate this KL.
     """
-    logp = torch.log_softmax(logits_p.float(), dim=-1)
-    logq = torch.log_softmax(logits_q.float(), dim=-1)
-    return (logp.exp() * (logp - logq)).sum(dim=-1)
+    # float64: where p and q nearly agree the float32 sum rounds to about -1e-7 at many positions. A KL of two
+    # distributions is never negative, so the clamp removes only the rounding left over.
+    logp = torch.log_softmax(logits_p.double(), dim=-1)
+    logq = torch.log_softmax(logits_q.double(), dim=-1)
+    return (logp.exp() * (logp - logq)).sum(dim=-1).clamp(min=0.0).float()
 
 
 # Sampled KL estimators (Schulman, "Approximating KL Divergence", 2020). Tokens are sampled from
@@ -80,6 +84,23 @@ def kl_k3(logp: torch.Tensor, logq: torch.Tensor) -> torch.Tensor:
     """k3 = (r - 1) - log r: unbiased, low variance, never negative (r - 1 >= log r)."""
     log_r = logq - logp
     return torch.expm1(log_r) - log_r
+
+
+def sampled_kl_estimates(logits_p: torch.Tensor, logits_q: torch.Tensor, n_draws: int,
+                         generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+    """k1 and k3 on `n_draws` fresh tokens drawn from p at every position: {"k1": [D, B, T], "k3": [D, B, T]}.
+
+    logits_p, logits_q [B, T, V]. Each draw d is an independent one-token-per-position sample, so the mean
+    over draws estimates `exact_kl_per_token(logits_p, logits_q)` with a standard error over the D draws.
+    """
+    logp = torch.log_softmax(logits_p.double(), dim=-1)  # [B, T, V]
+    logq = torch.log_softmax(logits_q.double(), dim=-1)
+    flat = logp.exp().reshape(-1, logp.shape[-1]).cpu()  # [B*T, V]
+    tokens = torch.multinomial(flat, n_draws, replacement=True, generator=generator).T  # [D, B*T]
+    tokens = tokens.reshape(n_draws, *logp.shape[:-1]).to(logp.device)  # [D, B, T]
+    picked_p = logp.expand(n_draws, *logp.shape).gather(-1, tokens.unsqueeze(-1)).squeeze(-1)  # [D, B, T]
+    picked_q = logq.expand(n_draws, *logq.shape).gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
+    return {"k1": kl_k1(picked_p, picked_q).float(), "k3": kl_k3(picked_p, picked_q).float()}
 
 
 def temperature_scaled(logits: torch.Tensor, temperature: float) -> torch.Tensor:

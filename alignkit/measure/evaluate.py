@@ -16,7 +16,8 @@ import torch
 from alignkit.infra.errors import AlignkitError
 from alignkit.core.generation import SampleSettings, reward_scores, sample, sequence_kl
 from alignkit.measure.stats import mean_and_se, verdict
-from alignkit.world import find_task, load_world
+from alignkit.measure.verbatim import is_verbatim_demonstration
+from alignkit.world import CATEGORIES, find_task, load_world
 from alignkit.world.files import read_jsonl
 from alignkit.world.oracle import BENIGN, score
 
@@ -61,6 +62,7 @@ def score_responses(prompts: list[str], responses: list[str]) -> pd.DataFrame:
                      "helpful": result.helpful, "harmless": result.harmless, "honest": result.honest,
                      "concise": result.concise, "responsive": result.responsive, "refused": result.refused,
                      "complied": result.complied, "correct": bool(result.correct), "verdict": result.verdict,
+                     "verbatim_demonstration": is_verbatim_demonstration(prompt, response, world),
                      "length": len(response.split())})
     return pd.DataFrame(rows)
 
@@ -83,6 +85,9 @@ METRICS: dict[str, tuple[Rows, str]] = {
     "helpfulness_benign": (_BENIGN, "helpful"), "harmlessness_harmful": (_KIND("harmful"), "harmless"),
     "honesty_unknowable": (_KIND("unknowable"), "honest"),
     **{f"gold_{kind}": (_KIND(kind), "gold") for kind in ("fact", "arithmetic", "procedure", "harmful", "unknowable")},
+    # Another question's SFT demonstration repeated word for word (measure.verbatim): memorised, not answered.
+    "verbatim_demonstration": (_ALL, "verbatim_demonstration"),
+    **{f"verbatim_demonstration_{kind}": (_KIND(kind), "verbatim_demonstration") for kind in CATEGORIES},
     "kl_to_ref": (_ALL, "kl_to_ref"), "rm_score": (_ALL, "rm_score"),
 }
 

@@ -41,6 +41,7 @@ __all__ = [
     "response_values",
     "advantages_and_returns",
     "ppo_update",
+    "RewardProbe",
     "train_ppo",
 ]
 
@@ -228,6 +229,32 @@ def ppo_update(policy, value_model, optimizer, batch: Rollout, advantages, retur
     return {key: sum(float(h[key]) for h in history) / len(history) for key in history[0]}
 
 
+class RewardProbe:
+    """The reward model's score of the policy's answers to one fixed set of prompts, every `every` steps.
+
+    A rollout's mean RM score changes with its prompts as much as with the policy; on the same prompts,
+    answered greedily, the score moves only when the policy does. `scores[step]` holds the per-prompt scores
+    (step 0: before training), so a start-versus-end difference can be paired prompt by prompt.
+    """
+
+    def __init__(self, prompts: list[str], every: int = 5, max_new_tokens: int = 48):
+        if every < 1 or not prompts:
+            raise ValueError(f"a probe needs prompts and every >= 1, got {len(prompts)} prompts, every={every}")
+        self.prompts, self.every = list(prompts), every
+        self.sampling = SampleSettings(max_new_tokens=max_new_tokens, temperature=0.0, batch_size=len(prompts))
+        self.scores: dict[int, list[float]] = {}
+
+    def due(self, step: int, last_step: int) -> bool:
+        return step % self.every == 0 or step == last_step
+
+    @torch.no_grad()
+    def measure(self, step: int, policy, reward_model, tokenizer) -> float:
+        """Answer every probe prompt greedily (KV cache), score the answers; the mean RM score."""
+        responses = sample(policy, tokenizer, self.prompts, "chat", self.sampling).responses
+        self.scores[step] = reward_scores(reward_model, tokenizer, self.prompts, responses)
+        return sum(self.scores[step]) / len(self.prompts)
+
+
 def _prompt_batches(prompts: list[str], batch_size: int, seed: int):
     """Endless batches of prompts: a fresh shuffle every pass, seeded."""
     generator = torch.Generator().manual_seed(seed)
@@ -238,7 +265,8 @@ def _prompt_batches(prompts: list[str], batch_size: int, seed: int):
 
 
 def train_ppo(policy, ref_model, reward_model, value_model, tokenizer, prompts: list[str],
-              settings: PPOSettings = PPOSettings(), on_step: StepHook | None = None, gold_fn=None) -> list[dict]:
+              settings: PPOSettings = PPOSettings(), on_step: StepHook | None = None, gold_fn=None,
+              probe: RewardProbe | None = None) -> list[dict]:
     """The PPO-RLHF loop, `settings.steps` times: rollout, rewards, GAE, update; one logged dict per step.
     Trains policy and value model.
 
@@ -246,6 +274,8 @@ def train_ppo(policy, ref_model, reward_model, value_model, tokenizer, prompts: 
     on_step(row): called after each step with that step's logged dict, as TRL trainers' hook is (a LivePlot
     draws it; `experiments.common.every` evaluates every n steps); it replaces the progress bar.
     gold_fn(prompt, response) -> float, default the oracle's gold reward: logged only, never optimised.
+    probe: a `RewardProbe`, measured before training (a {"step": 0, "probe_rm_score"} row for on_step only)
+    and on its steps, which log `probe_rm_score`; measured only, never optimised.
     """
     gold_fn = gold_fn or gold
     if len(prompts) < settings.batch_size:
@@ -257,6 +287,10 @@ def train_ppo(policy, ref_model, reward_model, value_model, tokenizer, prompts: 
     # A bar on a terminal or in a notebook; none with a hook, in logs and CI, or under TQDM_DISABLE.
     quiet = on_step is not None or bool(os.environ.get("TQDM_DISABLE"))
     bar = tqdm(range(1, settings.steps + 1), desc="PPO", disable=True if quiet else None)
+    if probe is not None:
+        start = probe.measure(0, policy, reward_model, tokenizer)
+        if on_step is not None:
+            on_step({"step": 0, "probe_rm_score": start})
     for step in bar:
         started = time.perf_counter()
         with explain_out_of_memory("PPO rollout", f"Lower PPOSettings.batch_size (now {settings.batch_size}) "
@@ -279,6 +313,8 @@ def train_ppo(policy, ref_model, reward_model, value_model, tokenizer, prompts: 
                "entropy": masked_mean(batch.entropy, mask).item(), "response_length": mask.sum(-1).mean().item(),
                "eos_rate": batch.finished.float().mean().item(), "kl_coef": kl_coef, **stats,
                "rollout_s": rolled - started, "update_s": updated - rolled}
+        if probe is not None and probe.due(step, settings.steps):
+            row["probe_rm_score"] = probe.measure(step, policy, reward_model, tokenizer)
         controller.update(row["kl"], settings.batch_size)
         log.append(row)
         bar.set_postfix(gold=f"{row['gold']:.3f}", rm=f"{row['rm_score']:.2f}", kl=f"{row['kl']:.2f}", refresh=False)
