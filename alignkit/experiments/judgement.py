@@ -8,14 +8,20 @@ are chosen on "validation"; "test" only reports.
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
+
+import numpy as np
+import torch
 
 from alignkit import zoo
 from alignkit.core.generation import completion_lengths, completion_logprobs
 from alignkit.measure.best_of_n import best_of_n_curve, within_prompt_correlation
 from alignkit.measure.evaluate import REPORTING, evaluate
+from alignkit.world.labelers import LabelerSettings, label_pairs
 
-__all__ = ["judgement", "judged_frame", "judgement_of_frame", "with_likelihood"]
+__all__ = ["judgement", "judged_frame", "judgement_of_frame", "with_likelihood", "fit_likelihood_judge",
+           "likelihood_judge_scores"]
 
 
 def judged_frame(reward_model_name: str = "rm", policy_name: str = "sft", split: str = "validation",
@@ -52,3 +58,56 @@ def judgement(reward_model_name: str = "rm", policy_name: str = "sft", split: st
         frame.to_csv(frame_path, index=False)
     return {"reward_model": reward_model_name, "policy": policy_name, "split": split, "samples": samples,
             "temperature": temperature, "prompts": int(frame.prompt.nunique())} | judgement_of_frame(frame)
+
+
+# --- a judge that reads the policy's own confidence ------------------------------------------------------------
+
+FEATURES = ("rm_score", "logprob_per_token")
+
+
+def labelled_feature_differences(frame, pairs_per_prompt: int = 6, seed: int = 0):
+    """(X [N, 2], kinds [N]): chosen-minus-rejected FEATURES for pairs of a prompt's differing samples, labelled
+    by the simulated labelers (never by gold), as a reward model's comparisons are."""
+    rng = np.random.default_rng(seed)
+    pairs, rows = [], []
+    for prompt, samples in frame.groupby("prompt", sort=False):
+        distinct = samples.drop_duplicates("response")
+        combos = list(itertools.combinations(range(len(distinct)), 2))
+        for k in rng.permutation(len(combos))[:pairs_per_prompt]:
+            a, b = distinct.iloc[combos[k][0]], distinct.iloc[combos[k][1]]
+            pairs.append((prompt, a.response, b.response))
+            rows.append((a, b))
+    differences, kinds = [], []
+    for (a, b), label in zip(rows, label_pairs(pairs, LabelerSettings())):
+        chosen, rejected = (a, b) if label["chosen"] == a.response else (b, a)
+        differences.append([chosen[f] - rejected[f] for f in FEATURES])
+        kinds.append(a.category)
+    return np.asarray(differences, dtype=float), np.asarray(kinds)
+
+
+def bradley_terry_weights(differences, l2: float = 1e-3):
+    """Weights w maximising the Bradley-Terry likelihood sigma(w . (chosen - rejected)) of the labels."""
+    X = torch.as_tensor(differences, dtype=torch.float32)
+    w = torch.zeros(X.shape[1], requires_grad=True)
+    optimiser = torch.optim.LBFGS([w], max_iter=200)
+
+    def loss():
+        optimiser.zero_grad()
+        value = torch.nn.functional.softplus(-(X @ w)).mean() + l2 * (w ** 2).sum()
+        value.backward()
+        return value
+
+    optimiser.step(loss)
+    return w.detach().numpy()
+
+
+def fit_likelihood_judge(frame) -> dict:
+    """Weights of rm_score and logprob_per_token, one pair per prompt kind (a reward model can tell a sum from
+    a harmful request by reading the prompt), fitted on labeller labels of the frame's pairs."""
+    differences, kinds = labelled_feature_differences(frame)
+    return {kind: bradley_terry_weights(differences[kinds == kind]).tolist() for kind in sorted(set(kinds))}
+
+
+def likelihood_judge_scores(frame, weights: dict):
+    return [weights[kind][0] * rm + weights[kind][1] * lp
+            for kind, rm, lp in zip(frame.category, frame.rm_score, frame.logprob_per_token)]
