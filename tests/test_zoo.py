@@ -139,8 +139,14 @@ def test_save_refuses_bad_entries_before_writing(model, tok, tmp_path):
     with pytest.raises(CheckpointError, match="kind must be"):
         save_base(model, tok, tmp_path, kind="policy")
     with pytest.raises(CheckpointError, match="no NaN"):
-        save_base(model, tok, tmp_path, metrics={"loss": float("nan")})
+        save_base(model, tok, tmp_path, metrics={"loss": float("inf")})
     assert not tmp_path.exists() or list(tmp_path.iterdir()) == []
+
+
+def test_a_rate_over_no_responses_is_recorded_as_not_measured(model, tok, tmp_path):
+    save_base(model, tok, tmp_path, metrics={"fact_accuracy": float("nan"), "gold_reward": 0.5})
+    metrics = json.loads((tmp_path / "manifest.json").read_text())["base"]["metrics"]
+    assert metrics == {"fact_accuracy": None, "gold_reward": 0.5}
 
 
 def test_root_from_environment(monkeypatch, tmp_path):

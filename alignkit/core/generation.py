@@ -152,6 +152,15 @@ def scored_logprobs(model, encoded: list[tuple[list[int], int]], pad_id: int) ->
     return sequence_logprobs(token_logps, scored[:, 1:].to(device)).cpu()  # [B]
 
 
+def completion_lengths(tokenizer, prompts: list[str], responses: list[str]) -> list[int]:
+    """How many tokens `completion_logprobs` sums over for each (prompt, response): the response and its end."""
+    lengths = []
+    for prompt, response in zip(prompts, responses):
+        ids, n_prompt = _encode_chat(tokenizer, prompt, response)
+        lengths.append(len(ids) - n_prompt)
+    return lengths
+
+
 @torch.no_grad()
 def completion_logprobs(model, tokenizer, prompts: list[str], responses: list[str],
                         batch_size: int = 64) -> torch.Tensor:

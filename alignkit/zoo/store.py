@@ -14,6 +14,7 @@ import dataclasses
 import datetime
 import hashlib
 import json
+import math
 import os
 import re
 import shutil
@@ -223,6 +224,12 @@ def _jsonable_config(config) -> dict:
     return dict(config or {})
 
 
+def _unmeasured_as_null(metrics: dict) -> dict:
+    # A rate over no responses (a kind the split does not ask) is NaN: the manifest records it as null, "not
+    # measured", rather than refusing a checkpoint that took half an hour to train.
+    return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in metrics.items()}
+
+
 def _check_recordable(name: str, config: dict, metrics: dict) -> None:
     # Checked before any file is written, so a long build never ends in a half-saved checkpoint.
     try:
@@ -264,7 +271,7 @@ def save(name: str, model, tokenizer, *, kind: str, format: str, parent: str | N
     from alignkit.core.models import count_parameters
 
     _check_entry_fields(name, kind, format, parent)
-    config, metrics = _jsonable_config(config), dict(metrics or {})
+    config, metrics = _jsonable_config(config), _unmeasured_as_null(metrics or {})
     _check_recordable(name, config, metrics)
     base = zoo_root(root)
     base.mkdir(parents=True, exist_ok=True)
