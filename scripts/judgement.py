@@ -14,19 +14,7 @@ import json
 import sys
 
 from alignkit.experiments.common import RESULTS_DIR, write_result
-from alignkit import zoo
-from alignkit.experiments.judgement import (fit_likelihood_judge, judged_frame, judgement, judgement_of_frame,
-                                            likelihood_judge_scores, with_likelihood)
-
-
-def likelihood_judge(samples: int) -> dict:
-    sft, tokenizer = zoo.load("sft")
-    validation, test = (with_likelihood(judged_frame("rm", "sft", split, samples), sft, tokenizer)
-                        for split in ("validation", "test"))
-    weights = fit_likelihood_judge(validation)
-    test = test.assign(likelihood_judge=likelihood_judge_scores(test, weights))
-    return {"weights_fitted_on_validation_labels": weights, "samples": samples,
-            "test": {by: judgement_of_frame(test, by=by) for by in ("rm_score", "logprob_per_token", "likelihood_judge")}}
+from alignkit.experiments.judgement import judgement, likelihood_judge
 
 
 def main(argv: list[str]) -> None:

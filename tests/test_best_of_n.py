@@ -7,14 +7,23 @@ import pandas as pd
 import pytest
 
 from alignkit.infra.errors import AlignkitError
-from alignkit.measure.best_of_n import (best_of, best_of_n_curve, fit_over_optimisation, kl_best_of_n,
-                                        within_prompt_correlation)
+from alignkit.measure.best_of_n import (best_of, best_of_groups, best_of_n_curve, fit_over_optimisation,
+                                        kl_best_of_n, within_prompt_correlation)
 
 
 def frame(rows: dict[str, list[tuple[float, float]]], kind: str = "fact") -> pd.DataFrame:
     """{prompt: [(gold, rm_score) per sample]} as the harness's per-response frame."""
     return pd.DataFrame([{"prompt": p, "category": kind, "sample": i, "gold": g, "rm_score": r}
                          for p, samples in rows.items() for i, (g, r) in enumerate(samples)])
+
+
+def test_each_group_of_n_samples_is_one_draw_of_best_of_n_numbered_like_a_policy_sample():
+    f = frame({"a": [(0.1, 1.0), (0.9, 3.0), (0.5, 2.0), (1.0, 0.0)], "b": [(0.2, 2.0), (0.3, 2.0), (0.0, 1.0),
+                                                                            (0.4, 5.0)]})
+    picked = best_of_groups(f, 2).set_index(["prompt", "sample"]).gold
+    assert picked.to_dict() == {("a", 0): 0.9, ("a", 1): 0.5, ("b", 0): 0.2, ("b", 1): 0.4}  # ties: the earlier
+    with pytest.raises(AlignkitError, match="no 'kl'"):
+        best_of_groups(f, 2, by="kl")
 
 
 def test_kl_of_best_of_n_is_gaos_closed_form():

@@ -21,7 +21,7 @@ from alignkit.measure.evaluate import REPORTING, evaluate
 from alignkit.world.labelers import LabelerSettings, label_pairs
 
 __all__ = ["judgement", "judged_frame", "judgement_of_frame", "with_likelihood", "fit_likelihood_judge",
-           "likelihood_judge_scores"]
+           "likelihood_judge_scores", "likelihood_judge"]
 
 
 def judged_frame(reward_model_name: str = "rm", policy_name: str = "sft", split: str = "validation",
@@ -111,3 +111,15 @@ def fit_likelihood_judge(frame) -> dict:
 def likelihood_judge_scores(frame, weights: dict):
     return [weights[kind][0] * rm + weights[kind][1] * lp
             for kind, rm, lp in zip(frame.category, frame.rm_score, frame.logprob_per_token)]
+
+
+def likelihood_judge(samples: int = 16) -> dict:
+    """Fit the likelihood judge on labeller labels of validation pairs; measure rm, sft's log-probability and the
+    judge on the test prompts (correlation per kind, best-of-n)."""
+    sft, tokenizer = zoo.load("sft")
+    validation, test = (with_likelihood(judged_frame("rm", "sft", split, samples), sft, tokenizer)
+                        for split in ("validation", "test"))
+    weights = fit_likelihood_judge(validation)
+    test = test.assign(likelihood_judge=likelihood_judge_scores(test, weights))
+    return {"weights_fitted_on_validation_labels": weights, "samples": samples,
+            "test": {by: judgement_of_frame(test, by=by) for by in (*FEATURES, "likelihood_judge")}}

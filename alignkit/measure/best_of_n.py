@@ -19,7 +19,8 @@ import pandas as pd
 from alignkit.infra.errors import AlignkitError
 from alignkit.measure.stats import mean_and_se
 
-__all__ = ["kl_best_of_n", "best_of", "best_of_n_curve", "within_prompt_correlation", "fit_over_optimisation"]
+__all__ = ["kl_best_of_n", "best_of", "best_of_groups", "best_of_n_curve", "within_prompt_correlation",
+           "fit_over_optimisation"]
 
 
 def kl_best_of_n(n: int) -> float:
@@ -39,6 +40,16 @@ def best_of(frame: pd.DataFrame, n: int, by: str = "rm_score") -> pd.DataFrame:
                             f">= {n}.")
     ordered = drawn.sort_values(["prompt", by, "sample"], ascending=[True, False, True], kind="stable")
     return ordered.drop_duplicates("prompt").set_index("prompt").loc[drawn.prompt.unique()].reset_index()
+
+
+def best_of_groups(frame: pd.DataFrame, n: int, by: str = "rm_score") -> pd.DataFrame:
+    """Samples 0..n-1 of each prompt are one draw of best-of-n, n..2n-1 the next, and so on: per prompt, the row
+    `by` picks in each group, renumbered 0, 1, ... so the result pairs with a policy's frame sample by sample."""
+    if by not in frame:
+        raise AlignkitError(f"best_of_groups: the frame has no {by!r} column; evaluate with reward_model=... to score it.")
+    grouped = frame.assign(sample=frame["sample"] // n, _order=frame["sample"])
+    ordered = grouped.sort_values(["prompt", "sample", by, "_order"], ascending=[True, True, False, True], kind="stable")
+    return ordered.drop_duplicates(["prompt", "sample"]).drop(columns="_order").reset_index(drop=True)
 
 
 def best_of_n_curve(frame: pd.DataFrame, ns: tuple[int, ...] | None = None, by: str = "rm_score",
