@@ -2,7 +2,8 @@
 import pytest
 import torch
 
-from alignkit.core.generation import SampleSettings, reward_scores, render_prompt, sample, sequence_kl
+from alignkit.core.generation import (SampleSettings, completion_logprobs, reward_scores, render_prompt, sample,
+                                      sequence_kl)
 from conftest import TINY, build_reward_model
 
 PROMPTS = ["Where does the snibvun live?", "How do I make coffee?", "What is 3 plus 4?", "Hi"]
@@ -62,6 +63,14 @@ def test_sequence_kl_sums_exactly_the_response_tokens(tiny_lm, other_tiny_lm, sm
         per_token = exact_kl_per_token(tiny_lm(input_ids=seq).logits, other_tiny_lm(input_ids=seq).logits)
     expected = per_token[0, p_len - 1:-1].sum().item()
     assert sequence_kl(tiny_lm, other_tiny_lm, out, small_tokenizer)[0] == pytest.approx(expected, rel=1e-4)
+
+
+def test_per_token_log_probability_is_the_sum_over_the_scored_tokens_divided_by_their_count(tiny_lm, small_tokenizer):
+    prompts, responses = ["What is 1 plus 2?"] * 2, ["3", "It is 3 and then 3 and then 3."]
+    summed = completion_logprobs(tiny_lm, small_tokenizer, prompts, responses)
+    per_token = completion_logprobs(tiny_lm, small_tokenizer, prompts, responses, per_token=True)
+    counts = summed / per_token  # the response's tokens and its end token
+    assert torch.allclose(counts, counts.round(), atol=1e-3) and 2 <= counts[0] < counts[1]
 
 
 def test_reward_scores_ignore_padding(small_tokenizer):

@@ -139,8 +139,9 @@ def _encode_chat(tokenizer, prompt: str, response: str) -> tuple[list[int], int]
     return ids, n_prompt
 
 
-def scored_logprobs(model, encoded: list[tuple[list[int], int]], pad_id: int) -> torch.Tensor:
-    """log p(tokens from position n on | the tokens before) for each (token ids, n): [B], one forward pass."""
+def scored_logprobs(model, encoded: list[tuple[list[int], int]], pad_id: int, per_token: bool = False) -> torch.Tensor:
+    """log p(tokens from position n on | the tokens before) for each (token ids, n): [B], one forward pass;
+    per_token: divided by how many tokens were scored (the model's mean confidence, not its total)."""
     device = next(model.parameters()).device
     width = max(len(ids) for ids, _ in encoded)
     ids = torch.full((len(encoded), width), pad_id, dtype=torch.long)
@@ -149,21 +150,13 @@ def scored_logprobs(model, encoded: list[tuple[list[int], int]], pad_id: int) ->
         ids[i, :len(seq)], attention[i, :len(seq)], scored[i, n_prefix:len(seq)] = torch.tensor(seq), 1, 1
     logits = model(input_ids=ids.to(device), attention_mask=attention.to(device)).logits
     token_logps = shifted_token_logprobs(logits, ids.to(device))  # [B, T-1]
-    return sequence_logprobs(token_logps, scored[:, 1:].to(device)).cpu()  # [B]
-
-
-def completion_lengths(tokenizer, prompts: list[str], responses: list[str]) -> list[int]:
-    """How many tokens `completion_logprobs` sums over for each (prompt, response): the response and its end."""
-    lengths = []
-    for prompt, response in zip(prompts, responses):
-        ids, n_prompt = _encode_chat(tokenizer, prompt, response)
-        lengths.append(len(ids) - n_prompt)
-    return lengths
+    summed = sequence_logprobs(token_logps, scored[:, 1:].to(device)).cpu()  # [B]
+    return summed / scored[:, 1:].sum(-1) if per_token else summed
 
 
 @torch.no_grad()
 def completion_logprobs(model, tokenizer, prompts: list[str], responses: list[str],
-                        batch_size: int = 64) -> torch.Tensor:
+                        batch_size: int = 64, per_token: bool = False) -> torch.Tensor:
     """log pi(response | prompt) in the chat format, summed over the response tokens and its end token: [N].
 
     The same completion tokens TRL's DPO and KTO trainers score.
@@ -172,5 +165,5 @@ def completion_logprobs(model, tokenizer, prompts: list[str], responses: list[st
     for start in range(0, len(prompts), batch_size):
         encoded = [_encode_chat(tokenizer, p, r) for p, r in zip(prompts[start:start + batch_size],
                                                                  responses[start:start + batch_size])]
-        out.append(scored_logprobs(model, encoded, tokenizer.pad_token_id))
+        out.append(scored_logprobs(model, encoded, tokenizer.pad_token_id, per_token))
     return torch.cat(out)

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from alignkit import zoo
-from alignkit.core.generation import completion_lengths, completion_logprobs
+from alignkit.core.generation import completion_logprobs
 from alignkit.measure.best_of_n import best_of_n_curve, within_prompt_correlation
 from alignkit.measure.evaluate import REPORTING, evaluate
 from alignkit.world.labelers import LabelerSettings, label_pairs
@@ -24,11 +24,9 @@ __all__ = ["judgement", "judged_frame", "judgement_of_frame", "with_likelihood",
            "likelihood_judge_scores", "likelihood_judge"]
 
 
-def judged_frame(reward_model_name: str = "rm", policy_name: str = "sft", split: str = "validation",
-                 samples: int = 16, temperature: float = 1.0):
+def judged_frame(policy, tokenizer, reward_model, split: str = "validation", samples: int = 16,
+                 temperature: float = 1.0):
     """Per-response frame: `samples` responses of the policy per prompt of the split, with gold and rm_score."""
-    policy, tokenizer = zoo.load(policy_name)
-    reward_model, _ = zoo.load(reward_model_name)
     sampling = replace(REPORTING.sampling, temperature=temperature)
     config = replace(REPORTING, split=split, samples_per_prompt=samples, sampling=sampling)
     return evaluate(policy, tokenizer, reward_model=reward_model, config=config, cloze=False)[1]
@@ -36,9 +34,8 @@ def judged_frame(reward_model_name: str = "rm", policy_name: str = "sft", split:
 
 def with_likelihood(frame, model, tokenizer, column: str = "logprob_per_token"):
     """The frame with `model`'s log-probability of each response per token (the policy's own confidence)."""
-    prompts, responses = frame.prompt.tolist(), frame.response.tolist()
-    summed = completion_logprobs(model, tokenizer, prompts, responses).numpy()
-    return frame.assign(**{column: summed / completion_lengths(tokenizer, prompts, responses)})
+    per_token = completion_logprobs(model, tokenizer, frame.prompt.tolist(), frame.response.tolist(), per_token=True)
+    return frame.assign(**{column: per_token.numpy()})
 
 
 def judgement_of_frame(frame, by: str = "rm_score", best_of_kind: int = 4) -> dict:
@@ -53,7 +50,8 @@ def judgement_of_frame(frame, by: str = "rm_score", best_of_kind: int = 4) -> di
 def judgement(reward_model_name: str = "rm", policy_name: str = "sft", split: str = "validation",
               samples: int = 16, temperature: float = 1.0, frame_path=None) -> dict:
     """The two numbers for a zoo reward model on the policy's samples; frame_path: also keep the frame (CSV)."""
-    frame = judged_frame(reward_model_name, policy_name, split, samples, temperature)
+    (policy, tokenizer), (reward_model, _) = zoo.load(policy_name), zoo.load(reward_model_name)
+    frame = judged_frame(policy, tokenizer, reward_model, split, samples, temperature)
     if frame_path is not None:
         frame.to_csv(frame_path, index=False)
     return {"reward_model": reward_model_name, "policy": policy_name, "split": split, "samples": samples,
@@ -116,8 +114,8 @@ def likelihood_judge_scores(frame, weights: dict):
 def likelihood_judge(samples: int = 16) -> dict:
     """Fit the likelihood judge on labeller labels of validation pairs; measure rm, sft's log-probability and the
     judge on the test prompts (correlation per kind, best-of-n)."""
-    sft, tokenizer = zoo.load("sft")
-    validation, test = (with_likelihood(judged_frame("rm", "sft", split, samples), sft, tokenizer)
+    (sft, tokenizer), (rm, _) = zoo.load("sft"), zoo.load("rm")
+    validation, test = (with_likelihood(judged_frame(sft, tokenizer, rm, split, samples), sft, tokenizer)
                         for split in ("validation", "test"))
     weights = fit_likelihood_judge(validation)
     test = test.assign(likelihood_judge=likelihood_judge_scores(test, weights))
