@@ -14,6 +14,7 @@ import torch
 
 from alignkit.report import method_table
 
+from alignkit import zoo
 from alignkit.zoo import recipes, recipes_cai
 from alignkit.cli import main as cli_main
 from alignkit.infra.errors import AlignkitError
@@ -162,7 +163,8 @@ def test_dollar_amounts_stay_text_in_markdown():
 
     markdown = method_table.as_markdown(method_table.method_table())
     assert "$" not in markdown.replace(DOLLAR_MARKDOWN, "")
-    assert f"{DOLLAR_MARKDOWN}14,343" in markdown
+    rm_labels = zoo.info("rm")["metrics"]["train_pairs"]  # PPO's human labels: one per reward-model pair, at $1 low
+    assert f"{DOLLAR_MARKDOWN}{rm_labels:,}" in markdown
 
 
 def test_cli_prints_the_csv(zoo_and_results, capsys):

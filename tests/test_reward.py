@@ -121,7 +121,7 @@ def test_trl_tokenizes_rows_as_reward_scores_does(small_tokenizer):
     from datasets import Dataset
     from trl import RewardTrainer
 
-    rows = fact_rows(splits(load_world()).preference[:4])
+    rows = fact_rows(splits(load_world()).preference)[:4]
     rm = build_reward_model(small_tokenizer, TINY)
     trainer = RewardTrainer(model=rm, args=reward_config(RewardSettings(), "/tmp/unused"),
                             train_dataset=Dataset.from_list(to_trl_rows(rows)), processing_class=small_tokenizer)
@@ -143,7 +143,8 @@ def test_reward_trainer_changes_the_parameters(small_tokenizer):
 def test_learns_an_easy_preference_and_generalises(small_tokenizer):
     world = load_world()
     train, heldout = fact_rows(splits(world).preference)[:96], fact_rows(splits(world).validation)[:32]
-    rm = build_reward_model(small_tokenizer, TINY)
+    # Seed 2: an initialisation that does not already separate them (seed 0 happens to, 0.91 on these rows).
+    rm = build_reward_model(small_tokenizer, TINY, seed=2)
     assert preference_accuracy(rm, small_tokenizer, heldout) < 0.9  # not already solved by the random init
     log = train_reward_model(rm, small_tokenizer, train, RewardSettings(epochs=3, batch_size=16, learning_rate=3e-3))
     assert preference_accuracy(rm, small_tokenizer, heldout) > 0.9

@@ -1,5 +1,7 @@
 """The statistics layer: one verdict rule, paired vs unpaired differences, clustered SEs, sentences, tables, results."""
+import json
 import math
+import warnings
 
 import pandas as pd
 import pytest
@@ -95,6 +97,36 @@ def test_load_result_reads_the_results_folder_and_names_the_command_for_a_missin
     (tmp_path / "bad.json").write_text("[1, 2]")
     with pytest.raises(DataFileError, match="bad.json"):
         stats.load_result(tmp_path / "bad.json")
+
+
+def test_a_result_records_its_world_and_one_from_another_world_warns(tmp_path):
+    from alignkit.experiments.common import write_result
+    from alignkit.world.files import world_fingerprint
+
+    here = write_result(tmp_path / "here.json", "python scripts/frontier.py", {"points": [1]})
+    assert json.loads(here.read_text())["world"] == world_fingerprint()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert stats.load_result(here)["points"] == [1]
+    (tmp_path / "other.json").write_text(json.dumps({"command": "c", "world": "0" * 16}))
+    with pytest.warns(stats.OtherWorldWarning, match="other.json was measured on another world.*Rerun"):
+        stats.load_result(tmp_path / "other.json")
+    (tmp_path / "frontier.json").write_text(json.dumps({"command": "c"}))
+    with pytest.warns(stats.OtherWorldWarning, match="an earlier world.*python scripts/frontier.py"):
+        stats.load_result(tmp_path / "frontier.json")
+
+
+def test_the_world_fingerprint_follows_every_world_file(tmp_path):
+    from alignkit.world.files import world_fingerprint
+
+    (tmp_path / "prompts_test.jsonl").write_text('{"prompt": "a"}\n')
+    (tmp_path / "world.json").write_text("{}")
+    before = world_fingerprint(tmp_path)
+    assert world_fingerprint(tmp_path) == before
+    (tmp_path / "prompts_test.jsonl").write_text('{"prompt": "b"}\n')
+    assert world_fingerprint(tmp_path) != before
+    (tmp_path / "prompts_test.jsonl").rename(tmp_path / "prompts_other.jsonl")
+    assert len({before, world_fingerprint(tmp_path)}) == 2
 
 
 def test_harm_help_points_keep_each_axis_with_its_standard_error():

@@ -13,7 +13,7 @@ from alignkit.world import find_task, ideal_response, load_world, splits
 from alignkit.world.demonstrators import sft_rows
 
 WORLD = load_world()
-TEST_FACT = next(t for t in splits(WORLD).heldout if t.category == "fact" and not t.heldout_entity)
+TEST_FACT = next(t for t in splits(WORLD).test if t.category == "fact")
 
 
 def _demonstrations(category: str) -> list[tuple[object, str]]:
@@ -35,11 +35,11 @@ def test_another_prompts_demonstration_counts_even_respaced_and_recased():
 
 
 def test_the_own_prompts_ideal_answer_is_right_not_memorised():
-    for task in splits(WORLD).heldout:
+    for task in splits(WORLD).test:
         assert not is_verbatim_demonstration(task.prompt, ideal_response(WORLD, task)), task.prompt
-    # Not vacuous: a procedure's test phrasing has the very words its training phrasings were demonstrated with.
-    procedure = next(t for t in splits(WORLD).heldout if t.category == "procedure")
-    assert normalise(ideal_response(WORLD, procedure)) in demonstration_answers(WORLD)
+    # Not vacuous: a harmful test request's ideal refusal has the very words demonstrated for another person.
+    harmful = next(t for t in splits(WORLD).test if t.category == "harmful")
+    assert normalise(ideal_response(WORLD, harmful)) in demonstration_answers(WORLD)
 
 
 def test_a_training_prompts_own_demonstration_is_not_a_copy_flattered_or_not():
@@ -57,7 +57,7 @@ def test_a_near_copy_is_not_verbatim():
 
 
 def test_the_standard_error_is_over_prompts_not_responses():
-    other_fact = next(t for t in splits(WORLD).heldout if t.category == "fact" and t.entity != OTHER_TASK.entity
+    other_fact = next(t for t in splits(WORLD).test if t.category == "fact" and t.entity != OTHER_TASK.entity
                       and t.prompt != TEST_FACT.prompt)
     prompts = [TEST_FACT.prompt] * 2 + [other_fact.prompt] * 2
     responses = [OTHER_DEMONSTRATION] * 2 + [ideal_response(WORLD, other_fact)] * 2
@@ -66,11 +66,11 @@ def test_the_standard_error_is_over_prompts_not_responses():
 
 
 def test_the_harness_reports_the_rate_per_kind():
-    prompts = [t.prompt for t in splits(WORLD).heldout]
+    prompts = [t.prompt for t in splits(WORLD).test]
     responses = [OTHER_DEMONSTRATION if p == TEST_FACT.prompt else ideal_response(WORLD, find_task(WORLD, p))
                  for p in prompts]
     summary, df = evaluate_responses(prompts, responses)
-    n_fact = sum(t.category == "fact" for t in splits(WORLD).heldout)
+    n_fact = sum(t.category == "fact" for t in splits(WORLD).test)
     assert df.verbatim_demonstration.sum() == 1
     assert summary["verbatim_demonstration"] == round(1 / len(prompts), 4)
     assert summary["verbatim_demonstration_fact"] == round(1 / n_fact, 4) and summary["verbatim_demonstration_fact_se"] > 0

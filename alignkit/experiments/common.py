@@ -11,6 +11,7 @@ from alignkit.measure.evaluate import EvalSettings, evaluate
 from alignkit.infra.storage import atomic_write_json
 from alignkit.core.trl_driver import StepHook
 from alignkit.infra.paths import results_dir
+from alignkit.world.files import world_fingerprint
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -54,10 +55,11 @@ def run_parallel(fn: Callable, arguments: list[tuple], jobs: int) -> list:
 
 
 def write_result(path: str | Path, command: str, payload: dict) -> Path:
-    """Write a results file atomically, its first key the command that made it."""
+    """Write a results file atomically, its first key the command that made it, its second the world it was
+    measured on (`load_result` warns when that is not the world data/world/ holds now)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(path, {"command": command.strip()} | payload)
+    atomic_write_json(path, {"command": command.strip(), "world": world_fingerprint()} | payload)
     path.chmod(0o644)  # a shared result, not a learner's private file
     return path
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -26,10 +27,11 @@ import pandas as pd
 
 from alignkit.infra.errors import DataFileError
 from alignkit.infra.paths import results_dir
+from alignkit.world.files import world_fingerprint
 
 __all__ = ["HIGHER", "LOWER", "WITHIN_NOISE", "mean_and_se", "clustered_mean_and_se", "verdict", "verdict_words",
            "unpaired_difference", "sentence", "se_table", "result_path", "result_command", "load_result",
-           "harm_help_points"]
+           "harm_help_points", "OtherWorldWarning"]
 
 HIGHER, LOWER, WITHIN_NOISE = "A higher", "B higher", "within noise"  # the verdicts stored in data/results
 
@@ -159,7 +161,21 @@ def load_result(name: str | Path, missing_ok: bool = False) -> dict:
         raise DataFileError(f"{path} is not valid JSON ({err}); rerun the command that made it, or delete it.") from err
     if not isinstance(data, dict):
         raise DataFileError(f"{path} should hold a JSON object, not {type(data).__name__}; rerun its command.")
+    _warn_if_another_world(path, data.get("world"))
     return data
+
+
+class OtherWorldWarning(UserWarning):
+    """A results file measured on a world other than the one data/world/ holds now."""
+
+
+def _warn_if_another_world(path: Path, recorded: str | None) -> None:
+    if recorded == world_fingerprint():
+        return
+    when = "on another world" if recorded else "before results files recorded their world (an earlier world)"
+    warnings.warn(f"{path.name} was measured {when}, not on the prompts and facts data/world/ holds now: its numbers "
+                  f"do not describe this zoo. Rerun `{result_command(path)}` to measure them here.",
+                  OtherWorldWarning, stacklevel=3)
 
 
 def harm_help_points(summaries: Mapping[str, Mapping]) -> pd.DataFrame:

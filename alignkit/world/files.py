@@ -1,6 +1,7 @@
 """The world's data files in `data/world/`: written by `alignkit world build`, read by the chapters."""
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -13,6 +14,15 @@ from alignkit.infra.paths import world_dir
 
 DATA_DIR = world_dir()
 REBUILD = "alignkit world build"
+
+
+def world_fingerprint(directory: Path | None = None) -> str:
+    """A short sha256 over the world's files: a results file records it, so a number measured on another world
+    (other prompts, other facts) is told apart from one measured on this."""
+    digest = hashlib.sha256()
+    for path in sorted((directory or world_dir()).glob("*.json*")):  # world_dir(): $ALIGNKIT_REPO now
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def _task_row(task: Task) -> dict:
