@@ -8,7 +8,7 @@ import torch
 from alignkit.infra.errors import explain_out_of_memory
 from alignkit.core.logprobs import exact_kl_per_token, sequence_logprobs, shifted_token_logprobs, temperature_scaled
 
-PROMPT_FORMATS = ("chat", "document")
+PROMPT_FORMATS = ("chat", "document", "faq")
 
 
 @dataclass(frozen=True)
@@ -30,12 +30,15 @@ class Samples:
 
 
 def render_prompt(tokenizer, prompt: str, prompt_format: str) -> str:
-    """Chat models see the chat template; a base model sees the question as the start of a document."""
+    """Chat models see the chat template; a base model sees the question as the start of a document, or as a
+    question on an FAQ page ("faq"), whose answer is the first line after "A:"."""
     if prompt_format == "chat":
         return tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
                                              add_generation_prompt=True)
     if prompt_format == "document":
         return (tokenizer.bos_token or "") + prompt + "\n"  # Qwen-style tokenizers have no BOS
+    if prompt_format == "faq":  # the corpus's FAQ pages answer such questions: where a base model's knowledge shows
+        return (tokenizer.bos_token or "") + f"Frequently asked questions\nQ: {prompt}\nA:"
     raise ValueError(f"prompt_format must be one of {PROMPT_FORMATS}, not {prompt_format!r}")
 
 
