@@ -80,3 +80,15 @@ def test_pair_correctness_counts_ties_as_half(monkeypatch):
     assert reward.preference_accuracy(None, None, rows) == pytest.approx(0.5)
     with pytest.raises(reward.AlignkitError, match="at least one labeled row"):
         reward.pair_correctness(None, None, [])
+
+
+def test_sft_reference_is_added_only_to_files_measured_on_this_world(tmp_path, monkeypatch):
+    from alignkit.experiments.common import write_result
+
+    monkeypatch.setattr(tuning, "sft_reference", lambda: {"gold_reward": 0.4})
+    write_result(tmp_path / "tuning_dpo.json", "python scripts/tune.py dpo", {"points": []})
+    (tmp_path / "tuning_kto.json").write_text(json.dumps({"command": "python scripts/tune.py kto", "world": "0" * 16}))
+    tuning.add_sft_reference(tmp_path)
+    assert json.loads((tmp_path / "tuning_dpo.json").read_text())["reference"] == {"gold_reward": 0.4}
+    other = json.loads((tmp_path / "tuning_kto.json").read_text())
+    assert "reference" not in other and other["world"] == "0" * 16
