@@ -7,8 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from alignkit.experiments.common import RESULTS_DIR, write_result
-from alignkit.measure.stats import load_result
+from alignkit.experiments.common import RESULTS_DIR, earlier_runs, write_result
 from alignkit.experiments.seeds import sampling_spread, seed_spread
 
 
@@ -24,8 +23,7 @@ def main(argv: list[str]) -> None:
         parser.error("a spread needs at least two seeds")
     command = "python scripts/seed_spread.py " + " ".join(argv)
     measure = sampling_spread if args.sampling_only else seed_spread
-    results = load_result(args.out, missing_ok=True) | measure(args.names, args.seeds, command)  # other names' runs are kept
-    results.pop("command", None)  # each name records its own command
+    results = earlier_runs(args.out) | measure(args.names, args.seeds, command)  # this world's other names are kept
     write_result(args.out, command, results)
     print("wrote", args.out)
 

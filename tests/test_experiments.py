@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import copy
+import json
 
 from alignkit.methods.dpo import DPOSettings, train_dpo
-from alignkit.experiments.common import every
+from alignkit.experiments.common import earlier_runs, every, write_result
 from alignkit.experiments.frontier import best_gold_within
 from alignkit.methods.ppo import PPOSettings
 from alignkit.methods.ppo_train import ppo_models, train_ppo
@@ -40,3 +41,12 @@ def test_best_gold_within_counts_only_points_inside_each_budget():
     table = best_gold_within(points, budgets=(0.5, 1.0, 4.0))
     assert table["dpo"] == {"0.5": 0.75, "1.0": 0.75, "4.0": 0.90}
     assert table["ppo"] == {"0.5": None, "1.0": 0.80, "4.0": 0.80}  # no PPO point within 0.5 nats
+
+
+def test_a_merged_results_file_keeps_only_this_worlds_runs(tmp_path, capsys):
+    path = write_result(tmp_path / "seed_spread.json", "python scripts/seed_spread.py --names dpo", {"dpo": {"runs": [1]}})
+    assert earlier_runs(path) == {"dpo": {"runs": [1]}}  # no command, no world: the merge writes its own
+    path.write_text(json.dumps({"command": "c", "world": "0" * 16, "dpo": {"runs": [2]}}))
+    assert earlier_runs(path) == {}
+    assert "another world" in capsys.readouterr().out
+    assert earlier_runs(tmp_path / "missing.json") == {}

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from alignkit.measure.evaluate import EvalSettings, evaluate
+from alignkit.measure.stats import OtherWorldWarning, load_result
 from alignkit.infra.storage import atomic_write_json
 from alignkit.core.trl_driver import StepHook
 from alignkit.infra.paths import results_dir
@@ -16,7 +18,8 @@ from alignkit.world.files import world_fingerprint
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["RESULTS_DIR", "held_out_point", "held_out_point_and_frame", "every", "run_parallel", "write_result"]
+__all__ = ["RESULTS_DIR", "held_out_point", "held_out_point_and_frame", "every", "run_parallel", "write_result",
+           "earlier_runs"]
 
 RESULTS_DIR = results_dir()  # read results with alignkit.measure.stats.load_result
 
@@ -63,3 +66,15 @@ def write_result(path: str | Path, command: str, payload: dict) -> Path:
     path.chmod(0o644)  # a shared result, not a learner's private file
     return path
 
+
+
+def earlier_runs(path: str | Path) -> dict:
+    """The entries of a results file that a script merges new runs into, without its command and world: kept only
+    if they were measured on this world, since the merged file is stamped with this world."""
+    with warnings.catch_warnings():  # another world's file is not read into this one: say so instead
+        warnings.simplefilter("ignore", OtherWorldWarning)
+        data = load_result(path, missing_ok=True)
+    if data and data.get("world") != world_fingerprint():
+        print(f"{Path(path).name} holds runs from another world: they are dropped, not merged")
+        return {}
+    return {key: value for key, value in data.items() if key not in ("command", "world")}

@@ -19,8 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from alignkit.experiments.common import write_result
-from alignkit.measure.stats import load_result
+from alignkit.experiments.common import earlier_runs, write_result
 from alignkit.infra.paths import repo_root
 
 __all__ = ["DEFAULT_NAMES", "peak_rss_bytes", "worker", "measure_in_subprocess", "measure_methods"]
@@ -92,7 +91,7 @@ def measure_in_subprocess(name: str, dry: bool = False) -> dict:
 def measure_methods(names: list[str], out: Path, command: str, dry: bool = False) -> dict:
     """Measure each name in its own subprocess and merge into `out`; names measured earlier stay, so the methods
     can be measured a few at a time."""
-    costs = {k: v for k, v in load_result(out, missing_ok=True).items() if k != "command"}
+    costs = earlier_runs(out)
     for name in names:
         costs[name] = measure_in_subprocess(name, dry)
         print(name, json.dumps(costs[name]), flush=True)
