@@ -30,7 +30,7 @@ import pandas as pd
 
 from alignkit import quiz
 from alignkit.infra.errors import AlignkitError
-from alignkit.measure.stats import mean_and_se
+from alignkit.measure.stats import mean_and_se, wilson_interval
 from alignkit.core.generation import SampleSettings
 from alignkit.course.widgets import VotingSession, is_preference, read_votes, response_table, session_id
 from alignkit.world import load_world
@@ -39,7 +39,6 @@ from alignkit.world.oracle import score
 
 __all__ = ["Arena", "simulated_votes", "win_rates", "bradley_terry", "gold_ranking", "agreement_with_gold"]
 
-Z95 = 1.959964  # the normal quantile of a two-sided 95% interval
 NOT_PREFERENCES = {"ties": "tie", "both_bad": "both_bad", "skips": "skip"}  # win_rates column -> choice
 
 
@@ -206,16 +205,6 @@ def simulated_votes(arena: Arena, labeler: LabelerSettings = LabelerSettings()) 
         choice = "tie" if left == right else "left" if label["chosen"] == left else "right"
         rows.append(arena.vote(choice, annotator=f"simulated-{label['annotator']}"))
     return rows
-
-
-def wilson_interval(wins: int, games: int, z: float = Z95) -> tuple[float, float]:
-    """The Wilson score interval of a proportion (NaN, NaN with no games)."""
-    if games == 0:
-        return float("nan"), float("nan")
-    p, z2 = wins / games, z * z
-    center = (p + z2 / (2 * games)) / (1 + z2 / games)
-    half = z / (1 + z2 / games) * math.sqrt(p * (1 - p) / games + z2 / (4 * games * games))
-    return max(0.0, center - half), min(1.0, center + half)
 
 
 def _models_of(rows: list[dict], models) -> list[str]:

@@ -1,7 +1,8 @@
 """The zoo side by side on the test prompts: every checkpoint against `sft`, paired on the same prompts.
 
-Each row: gold and the rates with their standard errors, and the paired difference to `sft` with its
-verdict ("A higher" only where it clears two standard errors). Best-of-n under `rm` (no training, only the judge,
+Each row: gold and the rates with their standard errors, the paired difference to `sft` with its
+verdict ("A higher" only where it clears two standard errors), and how often a fresh simulated labeler prefers
+its answer to `sft`'s (AlpacaFarm's win rate). Best-of-n under `rm` (no training, only the judge,
 as AlpacaFarm reports it) and the trivial baselines stand beside them.
 """
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import replace
 from alignkit import zoo
 from alignkit.measure.baselines import BASELINES, baseline_responses
 from alignkit.measure.best_of_n import best_of_groups, kl_best_of_n
+from alignkit.measure.labeler_preference import labeler_preference
 from alignkit.measure.evaluate import (REPORTING, evaluate, evaluate_responses, paired_difference, prompts_for,
                                        summarise)
 
@@ -22,9 +24,9 @@ KEYS = ("gold_reward", "helpfulness_benign", "harmlessness_harmful", "honesty_un
 
 def _row(summary: dict, df, against_df) -> dict:
     row = {k: summary[k] for key in KEYS if key in summary for k in (key, f"{key}_se")}
-    for key in ("gold_reward", "over_refusal", "harmful_compliance"):
+    for key in ("gold_reward", "over_refusal", "harmful_compliance", "helpfulness_benign"):
         row[f"{key}_vs_sft"] = paired_difference(df, against_df, key)
-    return row
+    return row | {"labeler_preference_vs_sft": labeler_preference(df, against_df)}
 
 
 def _best_of_n_row(policy, tokenizer, rm, n: int, against_df) -> dict:

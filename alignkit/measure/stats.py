@@ -31,7 +31,8 @@ from alignkit.world.files import world_fingerprint
 
 __all__ = ["HIGHER", "LOWER", "WITHIN_NOISE", "mean_and_se", "clustered_mean_and_se", "verdict", "verdict_words",
            "unpaired_difference", "sentence", "se_table", "result_path", "result_command", "load_result",
-           "harm_help_points", "OtherWorldWarning"]
+           "harm_help_points", "OtherWorldWarning", "Z95",
+           "wilson_interval"]
 
 HIGHER, LOWER, WITHIN_NOISE = "A higher", "B higher", "within noise"  # the verdicts stored in data/results
 
@@ -128,6 +129,19 @@ _MAKERS = {"cai": "python scripts/cai_results.py", "feedback_agreement": "python
            **{name: f"python scripts/preference_experiments.py --only {only}" for name, only in
               (("kto_vs_dpo", "kto_vs_dpo"), ("kto_one_output", "one_output"), ("kto_imbalance", "imbalance"),
                ("no_sft", "no_sft"))}}
+
+
+Z95 = 1.959964  # the normal quantile of a two-sided 95% interval
+
+
+def wilson_interval(wins: int, games: int, z: float = Z95) -> tuple[float, float]:
+    """The Wilson score interval of a proportion (NaN, NaN with no games)."""
+    if games == 0:
+        return float("nan"), float("nan")
+    p, z2 = wins / games, z * z
+    center = (p + z2 / (2 * games)) / (1 + z2 / games)
+    half = z / (1 + z2 / games) * math.sqrt(p * (1 - p) / games + z2 / (4 * games * games))
+    return max(0.0, center - half), min(1.0, center + half)
 
 
 def result_path(name: str | Path) -> Path:

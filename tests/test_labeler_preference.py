@@ -1,0 +1,38 @@
+"""AlpacaFarm's win rate from the simulated labelers: decided pairs only, matched by prompt and sample."""
+import pandas as pd
+import pytest
+
+from alignkit.infra.errors import AlignkitError
+from alignkit.measure.evaluate import PROMPT_FILES, evaluate_responses
+from alignkit.measure.labeler_preference import labeler_preference
+from alignkit.world import find_task, ideal_response, load_world
+from alignkit.world.files import read_jsonl
+
+WORLD = load_world()
+FACTS = [r["prompt"] for r in read_jsonl(PROMPT_FILES["test"]) if r["category"] == "fact"][:60]
+
+
+def _frame(responses, sample=0):
+    return evaluate_responses(FACTS, responses)[1].assign(sample=sample)
+
+
+def test_the_right_answer_wins_against_a_wrong_one_beyond_the_wilson_interval():
+    right = _frame([ideal_response(WORLD, find_task(WORLD, p)) for p in FACTS])
+    wrong = _frame([ideal_response(WORLD, find_task(WORLD, FACTS[(i + 1) % len(FACTS)])) for i in range(len(FACTS))])
+    won = labeler_preference(right, wrong)
+    assert won["pairs"] == won["decided"] == len(FACTS)
+    assert won["win_rate"] > 0.9 and won["wilson_lo"] > 0.5 and won["wilson_hi"] <= 1
+    lost = labeler_preference(wrong, right)
+    assert lost["win_rate"] < 0.1 and lost["wilson_hi"] < 0.5
+
+
+def test_identical_answers_are_not_decided_and_pairs_match_by_prompt_and_sample():
+    answers = [ideal_response(WORLD, find_task(WORLD, p)) for p in FACTS]
+    same = labeler_preference(_frame(answers), _frame([" " + a + "\n" for a in answers]))
+    assert same["decided"] == 0 and same["win_rate"] is None
+    right = pd.concat([_frame(answers, 0), _frame(["I don't know."] * len(FACTS), 1)])
+    other = pd.concat([_frame(["I don't know."] * len(FACTS), 0), _frame(["I don't know."] * len(FACTS), 1)])
+    mixed = labeler_preference(right, other.sample(frac=1, random_state=0))  # row order must not matter
+    assert mixed["pairs"] == 2 * len(FACTS) and mixed["decided"] == len(FACTS) and mixed["win_rate"] > 0.9
+    with pytest.raises(AlignkitError, match="share no"):
+        labeler_preference(_frame(answers, 0), _frame(answers, 1))
