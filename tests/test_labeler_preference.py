@@ -36,3 +36,15 @@ def test_identical_answers_are_not_decided_and_pairs_match_by_prompt_and_sample(
     assert mixed["pairs"] == 2 * len(FACTS) and mixed["decided"] == len(FACTS) and mixed["win_rate"] > 0.9
     with pytest.raises(AlignkitError, match="share no"):
         labeler_preference(_frame(answers, 0), _frame(answers, 1))
+
+
+def test_every_row_of_the_zoo_comparison_carries_the_labelers_preference_against_sft():
+    from alignkit.experiments.comparisons import _row
+
+    prompts = [r["prompt"] for r in read_jsonl(PROMPT_FILES["test"])][:80]  # every kind, as the comparison has
+    assert {find_task(WORLD, p).category for p in prompts} == {"fact", "procedure", "arithmetic", "harmful", "unknowable"}
+    right = evaluate_responses(prompts, [ideal_response(WORLD, find_task(WORLD, p)) for p in prompts])
+    idk = evaluate_responses(prompts, ["I don't know."] * len(prompts))
+    row = _row(right[0], right[1], idk[1])
+    assert row["labeler_preference_vs_sft"]["win_rate"] > 0.8
+    assert row["helpfulness_benign_vs_sft"]["difference"] == pytest.approx(0.8)  # 1 against an abstention's 0.2
