@@ -19,7 +19,7 @@ from alignkit.zoo import recipes, recipes_cai
 from alignkit.cli import main as cli_main
 from alignkit.infra.errors import AlignkitError
 from alignkit.methods.ppo_train import ppo_models, train_ppo
-from alignkit.world.files import read_jsonl
+from alignkit.world.files import read_jsonl, world_fingerprint
 
 REPO = Path(__file__).resolve().parents[1]
 HARNESS = ("gold_reward", "helpfulness_benign", "harmlessness_harmful", "honesty_unknowable", "over_refusal",
@@ -57,7 +57,8 @@ def write_results(results: Path) -> None:
               for lr, g in ((1e-4, 0.55), (3e-4, 0.40), (1e-3, 0.47))]
     reference = {"gold_reward": 0.54, "gold_reward_se": 0.03}
     (results / "tuning_dpo.json").write_text(json.dumps({"chosen": {"beta": 0.1, "learning_rate": 1e-4},
-                                                          "points": points, "reference": reference}))
+                                                          "points": points, "reference": reference,
+                                                          "world": world_fingerprint()}))  # measured on this world
     costs = {"command": "x", "rm": {"train_seconds": 10.0, "peak_bytes": 900, "baseline_bytes": 100},
              "ppo": {"train_seconds": 5.0, "peak_bytes": 700, "baseline_bytes": 100}}
     (results / "method_costs.json").write_text(json.dumps(costs))
@@ -296,3 +297,16 @@ def test_one_formatting_rule_for_numbers_and_names():
     shown = readable(frame)
     assert list(shown.columns) == ["Gold", "Label cost low (USD)"]
     assert shown.loc["ppo"].tolist() == ["0.535 ± 0.028", "14,343"]
+
+
+def test_a_tuning_grid_from_another_world_is_named_in_the_table_not_counted(tmp_path):
+    point = {"gold_reward": 0.4, "gold_reward_se": 0.02, "beta": 0.3}
+    body = {"command": "python scripts/tune.py kto", "points": [point], "chosen": {"beta": 0.3},
+            "reference": {"gold_reward": 0.35, "gold_reward_se": 0.02}}
+    (tmp_path / "tuning_kto.json").write_text(json.dumps(body | {"world": "0" * 16}))
+    fraction, grid = method_table._grid(tmp_path / "tuning_kto.json")
+    assert math.isnan(fraction) and "another world (rerun python scripts/tune.py kto)" in grid
+    from alignkit.experiments.common import write_result
+
+    write_result(tmp_path / "tuning_dpo.json", body["command"], {k: v for k, v in body.items() if k != "command"})
+    assert method_table._grid(tmp_path / "tuning_dpo.json") == (1.0, "beta (1 points)")

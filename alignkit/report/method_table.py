@@ -9,6 +9,7 @@ Where a number has no source yet (a results file not made), its cell is NaN ("no
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -18,7 +19,8 @@ from alignkit.zoo import recipes
 from alignkit.zoo.card import DataCounts, MethodCard
 from alignkit.infra.errors import DataFileError
 from alignkit.experiments.common import RESULTS_DIR
-from alignkit.measure.stats import load_result
+from alignkit.measure.stats import OtherWorldWarning, load_result, result_command
+from alignkit.world.files import world_fingerprint
 from alignkit.report.formatting import NOT_MEASURED, money_markdown, number
 
 __all__ = ["count_models_in_memory", "method_table", "as_markdown", "as_csv"]
@@ -85,13 +87,18 @@ def _grid(path: Path) -> tuple[float, str]:
 
     Diverged: the point's validation gold fell below sft's validation gold by more than 2 standard errors of the
     difference, sqrt(se_point² + se_sft²). sft's validation gold is the file's `reference` entry
-    ({"gold_reward", "gold_reward_se"}); without it (tune.py did not record it) the fraction is NaN.
+    ({"gold_reward", "gold_reward_se"}); without it (tune.py did not record it) the fraction is NaN, and so it is
+    for a file measured on another world (the grid's description says so).
     """
-    data = load_result(path, missing_ok=True)
+    with warnings.catch_warnings():  # another world's grid is said so in the table, not warned about beneath it
+        warnings.simplefilter("ignore", OtherWorldWarning)
+        data = load_result(path, missing_ok=True)
     if not data:
         return NAN, ""
     points, varied = _field(path, data, "points"), list(_field(path, data, "chosen"))
     grid = f"{' × '.join(varied)} ({len(points)} points)"
+    if data.get("world") != world_fingerprint():
+        return NAN, grid + f"; measured on another world (rerun {result_command(path)})"
     reference = data.get("reference")
     if not reference:
         return NAN, grid + "; sft validation gold not recorded"
