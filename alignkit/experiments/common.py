@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
-import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from alignkit.measure.evaluate import EvalSettings, evaluate
-from alignkit.measure.stats import OtherWorldWarning, load_result
+from alignkit.measure.stats import from_this_world, load_result
 from alignkit.infra.storage import atomic_write_json
 from alignkit.core.trl_driver import StepHook
 from alignkit.infra.paths import results_dir
@@ -71,10 +70,8 @@ def write_result(path: str | Path, command: str, payload: dict) -> Path:
 def earlier_runs(path: str | Path) -> dict:
     """The entries of a results file that a script merges new runs into, without its command and world: kept only
     if they were measured on this world, since the merged file is stamped with this world."""
-    with warnings.catch_warnings():  # another world's file is not read into this one: say so instead
-        warnings.simplefilter("ignore", OtherWorldWarning)
-        data = load_result(path, missing_ok=True)
-    if data and data.get("world") != world_fingerprint():
+    data = load_result(path, missing_ok=True, warn_other_world=False)  # another world's runs: said so below
+    if data and not from_this_world(data):
         print(f"{Path(path).name} holds runs from another world: they are dropped, not merged")
         return {}
     return {key: value for key, value in data.items() if key not in ("command", "world")}

@@ -11,7 +11,6 @@ noise would change what every chapter reports for no measured gain.
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import asdict, dataclass, replace
 
 import torch
@@ -19,7 +18,7 @@ import torch
 from alignkit import zoo
 from alignkit.methods.dpo import DPOSettings
 from alignkit.measure.evaluate import REPORTING, per_prompt, prompts_for
-from alignkit.measure.stats import OtherWorldWarning, load_result, mean_and_se
+from alignkit.measure.stats import from_this_world, load_result, mean_and_se
 from alignkit.experiments.common import RESULTS_DIR, held_out_point_and_frame, run_parallel, write_result
 from alignkit.core.generation import SampleSettings
 from alignkit.methods.kto import KTOSettings
@@ -29,7 +28,6 @@ from alignkit.methods.preferences import REWARD_MODEL_SET, sample_pairs
 from alignkit.zoo.recipes import ppo_setup, train
 from alignkit.methods.reward import RewardSettings, pair_correctness
 from alignkit.methods.sft import SFTSettings
-from alignkit.world.files import world_fingerprint
 from alignkit.world.labelers import LabelerSettings, agreement_ceiling, label_pairs
 
 __all__ = ["Grid", "GRIDS", "VALIDATION", "validation_pairs", "candidate", "choose", "sft_reference", "tune",
@@ -166,10 +164,8 @@ def add_sft_reference(results_dir=RESULTS_DIR) -> dict:
     reference = sft_reference()
     for method, grid in GRIDS.items():
         path = results_dir / f"tuning_{method}.json"
-        with warnings.catch_warnings():  # a file from another world is skipped below, not read
-            warnings.simplefilter("ignore", OtherWorldWarning)
-            result = load_result(path, missing_ok=True)
-        if result and grid.metric == "gold_reward" and result.get("world") == world_fingerprint():
+        result = load_result(path, missing_ok=True, warn_other_world=False)  # another world's file: skipped
+        if result and grid.metric == "gold_reward" and from_this_world(result):
             command = result.pop("command").split(" (reference:")[0]
             write_result(path, command + " (reference: python scripts/tune.py --reference-only)",
                          result | {"reference": reference})

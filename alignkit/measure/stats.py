@@ -31,7 +31,7 @@ from alignkit.world.files import world_fingerprint
 
 __all__ = ["HIGHER", "LOWER", "WITHIN_NOISE", "mean_and_se", "clustered_mean_and_se", "verdict", "verdict_words",
            "unpaired_difference", "sentence", "se_table", "result_path", "result_command", "load_result",
-           "harm_help_points", "OtherWorldWarning", "Z95",
+           "harm_help_points", "OtherWorldWarning", "from_this_world", "Z95",
            "wilson_interval"]
 
 HIGHER, LOWER, WITHIN_NOISE = "A higher", "B higher", "within noise"  # the verdicts stored in data/results
@@ -158,11 +158,12 @@ def result_command(name: str | Path) -> str:
     return _MAKERS.get(stem, "the script in scripts/ that writes it")
 
 
-def load_result(name: str | Path, missing_ok: bool = False) -> dict:
+def load_result(name: str | Path, missing_ok: bool = False, warn_other_world: bool = True) -> dict:
     """A results file as a dict: `name` is "seed_spread" (data/results/seed_spread.json) or a path.
 
     A missing file raises DataFileError naming it and the command that makes it ({} with missing_ok, for
-    scripts that add to a file); a malformed one raises DataFileError naming it.
+    scripts that add to a file); a malformed one raises DataFileError naming it. A file measured on another world
+    warns (OtherWorldWarning), unless the caller handles that itself (warn_other_world=False, `from_this_world`).
     """
     path = result_path(name)
     if not path.exists():
@@ -175,8 +176,14 @@ def load_result(name: str | Path, missing_ok: bool = False) -> dict:
         raise DataFileError(f"{path} is not valid JSON ({err}); rerun the command that made it, or delete it.") from err
     if not isinstance(data, dict):
         raise DataFileError(f"{path} should hold a JSON object, not {type(data).__name__}; rerun its command.")
-    _warn_if_another_world(path, data.get("world"))
+    if warn_other_world:
+        _warn_if_another_world(path, data.get("world"))
     return data
+
+
+def from_this_world(result: Mapping) -> bool:
+    """Whether a results file's dict was measured on the world data/world/ holds now."""
+    return result.get("world") == world_fingerprint()
 
 
 class OtherWorldWarning(UserWarning):

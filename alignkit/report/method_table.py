@@ -9,7 +9,6 @@ Where a number has no source yet (a results file not made), its cell is NaN ("no
 from __future__ import annotations
 
 import math
-import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -19,8 +18,7 @@ from alignkit.zoo import recipes
 from alignkit.zoo.card import DataCounts, MethodCard
 from alignkit.infra.errors import DataFileError
 from alignkit.experiments.common import RESULTS_DIR
-from alignkit.measure.stats import OtherWorldWarning, load_result, result_command
-from alignkit.world.files import world_fingerprint
+from alignkit.measure.stats import from_this_world, load_result, result_command
 from alignkit.report.formatting import NOT_MEASURED, money_markdown, number
 
 __all__ = ["count_models_in_memory", "method_table", "as_markdown", "as_csv"]
@@ -90,14 +88,12 @@ def _grid(path: Path) -> tuple[float, str]:
     ({"gold_reward", "gold_reward_se"}); without it (tune.py did not record it) the fraction is NaN, and so it is
     for a file measured on another world (the grid's description says so).
     """
-    with warnings.catch_warnings():  # another world's grid is said so in the table, not warned about beneath it
-        warnings.simplefilter("ignore", OtherWorldWarning)
-        data = load_result(path, missing_ok=True)
+    data = load_result(path, missing_ok=True, warn_other_world=False)  # another world: said in the table below
     if not data:
         return NAN, ""
     points, varied = _field(path, data, "points"), list(_field(path, data, "chosen"))
     grid = f"{' × '.join(varied)} ({len(points)} points)"
-    if data.get("world") != world_fingerprint():
+    if not from_this_world(data):
         return NAN, grid + f"; measured on another world (rerun {result_command(path)})"
     reference = data.get("reference")
     if not reference:
