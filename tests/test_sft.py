@@ -56,12 +56,16 @@ def test_training_without_a_hook_shows_a_bar_and_prints_no_log_dicts(tiny_lm, sm
 
     bars, real = [], trl_driver.progress_bar_callback
     monkeypatch.setattr(trl_driver, "progress_bar_callback", lambda: bars.append(real()) or bars[-1])
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
     rows = [{"messages": [{"role": "user", "content": f"What is {a} plus 1?"},
                           {"role": "assistant", "content": f"{a} plus 1 is {a + 1}."}]} for a in range(8)]
     train_sft(tiny_lm, small_tokenizer, rows, SFTSettings(epochs=1, batch_size=4))
-    assert len(bars) == 1  # no hook: a bar shows how far training has come (TQDM_DISABLE=1 silences it in CI)
+    assert len(bars) == 1  # no hook: a bar shows how far training has come
     train_sft(tiny_lm, small_tokenizer, rows, SFTSettings(epochs=1, batch_size=4), on_step=lambda row: None)
     assert len(bars) == 1  # a hook shows progress its own way: no bar
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+    train_sft(tiny_lm, small_tokenizer, rows, SFTSettings(epochs=1, batch_size=4))
+    assert len(bars) == 1  # TQDM_DISABLE=1 (CI, logs): no bar, not even an empty notebook widget
 
     written = []
     bar = bars[0]

@@ -151,3 +151,15 @@ def test_the_plane_plots_one_point_per_measured_model_with_its_error_bars():
                              y_se="harmlessness_se")
     assert [trace.name for trace in figure.data] == ["sft"]  # "old" has no harmlessness: not plotted
     assert list(figure.data[0].error_x.array) == [0.03] and list(figure.data[0].error_y.array) == [0.05]
+
+
+def test_claim_verdict_calls_a_claim_reproduced_only_beyond_two_standard_errors():
+    from alignkit.measure.stats import claim_verdict
+
+    def diff(d, se):
+        return {"difference": d, "se": se, "verdict": stats.verdict(d, se)}
+
+    assert "reproduced (+0.050 ± 0.020" in claim_verdict(diff(0.05, 0.02), "KTO beats DPO")
+    assert "not shown here (within noise: +0.030 ± 0.020)" in claim_verdict(diff(0.03, 0.02), "KTO beats DPO")
+    assert "contradicted here (-0.050" in claim_verdict(diff(-0.05, 0.02), "KTO beats DPO")
+    assert "reproduced" in claim_verdict(diff(-0.05, 0.02), "KTO lowers length", expected="B higher")

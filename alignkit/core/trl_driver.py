@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 import tempfile
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -107,8 +108,10 @@ def run_trainer(trainer_cls, model, tokenizer, rows: list[dict], make_args, on_s
     from datasets import Dataset
     from transformers import PrinterCallback
 
-    # Without a hook nothing shows how far training has come, so a bar does (TQDM_DISABLE=1 silences it).
-    callbacks = [progress_bar_callback()] if on_step is None else [step_hook_callback(on_step)]
+    # Without a hook nothing shows how far training has come, so a bar does. TQDM_DISABLE=1 silences it here:
+    # tqdm's notebook bar passes disable=False itself, so the variable alone would still leave an empty widget.
+    quiet = bool(os.environ.get("TQDM_DISABLE"))
+    callbacks = [step_hook_callback(on_step)] if on_step is not None else [] if quiet else [progress_bar_callback()]
     if lora is not None:
         trainer_extra["peft_config"] = peft_config(lora, model)
     # TRL (DPO/KTO reference pass) and peft read transformers' deprecated `is_gradient_checkpointing`.

@@ -29,7 +29,7 @@ from alignkit.infra.errors import DataFileError
 from alignkit.infra.paths import results_dir
 from alignkit.world.files import world_fingerprint
 
-__all__ = ["HIGHER", "LOWER", "WITHIN_NOISE", "mean_and_se", "clustered_mean_and_se", "verdict", "verdict_words",
+__all__ = ["HIGHER", "LOWER", "WITHIN_NOISE", "mean_and_se", "clustered_mean_and_se", "verdict", "verdict_words", "claim_verdict",
            "unpaired_difference", "sentence", "se_table", "result_path", "result_command", "load_result",
            "harm_help_points", "OtherWorldWarning", "from_this_world", "Z95",
            "wilson_interval"]
@@ -74,6 +74,21 @@ def verdict(difference: float, se: float, higher: str = HIGHER, lower: str = LOW
 def verdict_words(diff: Mapping, a: str, b: str) -> str:
     """A difference's verdict with the two sides' names: "ppo higher", "sft higher" or "within noise"."""
     return {HIGHER: f"{a} higher", LOWER: f"{b} higher"}.get(diff["verdict"], WITHIN_NOISE)
+
+
+def claim_verdict(diff: Mapping, claim: str, expected: str = HIGHER) -> str:
+    """A paper's claim that A differs from B in the `expected` direction (HIGHER: A above B), judged on a difference:
+    "reproduced" only where the difference clears two standard errors that way. A difference within noise neither
+    shows nor refutes it, so it is not called a match.
+
+        The paper's claim that KTO beats DPO: not shown here (within noise: -0.012 ± 0.020)
+    """
+    numbers = f"{diff['difference']:+.3f} ± {diff['se']:.3f}"
+    if diff["verdict"] == expected:
+        return f"The paper's claim that {claim}: reproduced ({numbers}, beyond two standard errors)"
+    if diff["verdict"] == WITHIN_NOISE:
+        return f"The paper's claim that {claim}: not shown here (within noise: {numbers})"
+    return f"The paper's claim that {claim}: contradicted here ({numbers}, beyond two standard errors the other way)"
 
 
 def unpaired_difference(summary_a: Mapping, summary_b: Mapping, key: str = "gold_reward") -> dict:
