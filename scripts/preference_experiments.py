@@ -1,6 +1,6 @@
 """KTO's experiments against DPO and SFT (alignkit.experiments.kto), each written to data/results/NAME.json.
 
-    .venv/bin/python scripts/preference_experiments.py [--only kto_vs_dpo,one_output,imbalance,no_sft]
+    .venv/bin/python scripts/preference_experiments.py [--only kto_vs_dpo,one_output,imbalance,no_sft,fixed_budget]
 """
 from __future__ import annotations
 

@@ -130,7 +130,7 @@ class KTOSettings(PreferenceTrainingSettings):
     # beta (PreferenceTrainingSettings) and learning_rate: chosen on the validation prompts
     # (scripts/tune.py kto, data/results/tuning_kto.json). batch_size: at least 2, since z0 comes from
     # mismatched pairs in the batch.
-    learning_rate: float = 3e-4
+    learning_rate: float = 1e-4
     desirable_weight: float = 1.0  # λ_D; raise it when desirable examples are scarce (recommended_desirable_weight)
     undesirable_weight: float = 1.0  # λ_U
 
