@@ -38,24 +38,27 @@ def _point(model, tokenizer, ref_model, **where) -> dict:
     return held_out_point(model, tokenizer, KEYS, ref_model, **where)
 
 
-def run_dpo(start: str, rows: list[dict], settings: DPOSettings) -> dict:
+def _trained(method: str, start: str, rows: list[dict], settings) -> tuple:
+    """A copy of zoo checkpoint `start` trained by DPO or KTO on `rows`, against a frozen copy of it as reference:
+    (model, ref_model, tokenizer, training seconds)."""
     model, tokenizer = zoo.load(start)
     ref_model, _ = zoo.load(start)
     started = time.time()
-    train_dpo(model, ref_model, tokenizer, rows, settings)
-    return _point(model, tokenizer, ref_model, method="dpo", start=start, beta=settings.beta,
-                  train_seconds=round(time.time() - started))
+    (train_dpo if method == "dpo" else train_kto)(model, ref_model, tokenizer, rows, settings)
+    return model, ref_model, tokenizer, round(time.time() - started)
+
+
+def run_dpo(start: str, rows: list[dict], settings: DPOSettings) -> dict:
+    model, ref_model, tokenizer, seconds = _trained("dpo", start, rows, settings)
+    return _point(model, tokenizer, ref_model, method="dpo", start=start, beta=settings.beta, train_seconds=seconds)
 
 
 def run_kto(start: str, rows: list[dict], settings: KTOSettings) -> dict:
-    model, tokenizer = zoo.load(start)
-    ref_model, _ = zoo.load(start)
-    started = time.time()
-    train_kto(model, ref_model, tokenizer, rows, settings)
+    model, ref_model, tokenizer, seconds = _trained("kto", start, rows, settings)
     n_desirable = sum(r["label"] for r in rows)
     return _point(model, tokenizer, ref_model, method="kto", start=start, beta=settings.beta,
                   desirable_weight=settings.desirable_weight, n_desirable=n_desirable,
-                  n_undesirable=len(rows) - n_desirable, train_seconds=round(time.time() - started))
+                  n_undesirable=len(rows) - n_desirable, train_seconds=seconds)
 
 
 def kto_vs_dpo(pairs, sft_point, **_) -> list[dict]:
@@ -119,9 +122,7 @@ def pairs_from_thumbs(rows: list[dict]) -> list[dict]:
 
 
 def _budget_arm(method: str, rows: list[dict], settings, sft_frame, pairs_frame=None, **where) -> tuple[dict, object]:
-    model, tokenizer = zoo.load("sft")
-    ref_model, _ = zoo.load("sft")
-    (train_dpo if method == "dpo" else train_kto)(model, ref_model, tokenizer, rows, settings)
+    model, ref_model, tokenizer, _ = _trained(method, "sft", rows, settings)
     point, frame = held_out_point_and_frame(model, tokenizer, KEYS, ref_model, config=REPORTING, method=method,
                                             rows=len(rows), **where)
     point["vs_sft"] = {key: paired_difference(frame, sft_frame, key) for key in ("gold_reward", "over_refusal")}
