@@ -24,6 +24,15 @@ def test_batched_greedy_equals_one_at_a_time(tiny_lm, small_tokenizer):
     assert batched.responses == single  # left padding and the KV cache change nothing
 
 
+def test_length_sorted_batches_return_each_score_in_its_own_place(tiny_lm, small_tokenizer):
+    prompts = PROMPTS * 3
+    responses = ["It lives in the river and eats fish all day long.", "No.", "7", "Hello there, friend."] * 3
+    one_by_one = torch.cat([completion_logprobs(tiny_lm, small_tokenizer, [p], [r]) for p, r in zip(prompts, responses)])
+    batched = completion_logprobs(tiny_lm, small_tokenizer, prompts, responses, batch_size=5)  # batches mix lengths
+    assert torch.allclose(batched, one_by_one, atol=1e-5)
+    assert len(set(batched.tolist())) == 4  # four different pairs, each scored where it was given
+
+
 def test_kv_cache_matches_full_recompute(tiny_lm, small_tokenizer):
     enc = small_tokenizer(["<|bos|>Where does the"], return_tensors="pt")
     cached = tiny_lm.generate(**enc, max_new_tokens=8, do_sample=False, use_cache=True,

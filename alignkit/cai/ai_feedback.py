@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from alignkit.world.constitution import Constitution, Principle, comparison_text
-from alignkit.core.generation import SampleSettings, completion_logprobs, sample, scored_logprobs
+from alignkit.core.generation import SampleSettings, batched_scored_logprobs, completion_logprobs, sample
 
 __all__ = ["OPTIONS", "ANSWER_CUE", "comparison_text", "continuation_logprobs", "choice_logprobs", "choice_probabilities",
            "two_order_preference", "ai_preferences", "critique_text",
@@ -40,11 +40,8 @@ def continuation_logprobs(model, tokenizer, contexts: list[str], continuations: 
                       for text in (context, continuation))
         return bos + head + tail, len(bos) + len(head)  # the ids, and where the scored continuation starts
 
-    out = []
-    for start in range(0, len(contexts), batch_size):
-        encoded = [encode(c, t) for c, t in zip(contexts[start:start + batch_size], continuations[start:start + batch_size])]
-        out.append(scored_logprobs(model, encoded, tokenizer.pad_token_id))
-    return torch.cat(out)
+    encoded = [encode(c, t) for c, t in zip(contexts, continuations)]
+    return batched_scored_logprobs(model, encoded, tokenizer.pad_token_id, batch_size)
 
 
 @torch.no_grad()

@@ -163,6 +163,16 @@ def scored_logprobs(model, encoded: list[tuple[list[int], int]], pad_id: int, pe
     return summed / scored[:, 1:].sum(-1) if per_token else summed
 
 
+def batched_scored_logprobs(model, encoded: list[tuple[list[int], int]], pad_id: int, batch_size: int = 64,
+                            per_token: bool = False) -> torch.Tensor:
+    """`scored_logprobs` over any number of sequences, in their order: [N] (gradients flow where enabled)."""
+    # Batches of similar length waste little on padding: the AI labels of chapter 05 take about a third less time.
+    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i][0]))
+    in_order = torch.cat([scored_logprobs(model, [encoded[i] for i in order[start:start + batch_size]], pad_id,
+                                          per_token) for start in range(0, len(order), batch_size)])
+    return in_order[torch.argsort(torch.tensor(order))]  # back to the callers' order (differentiable)
+
+
 @torch.no_grad()
 def completion_logprobs(model, tokenizer, prompts: list[str], responses: list[str],
                         batch_size: int = 64, per_token: bool = False) -> torch.Tensor:
@@ -170,9 +180,5 @@ def completion_logprobs(model, tokenizer, prompts: list[str], responses: list[st
 
     The same completion tokens TRL's DPO and KTO trainers score.
     """
-    out = []
-    for start in range(0, len(prompts), batch_size):
-        encoded = [_encode_chat(tokenizer, p, r) for p, r in zip(prompts[start:start + batch_size],
-                                                                 responses[start:start + batch_size])]
-        out.append(scored_logprobs(model, encoded, tokenizer.pad_token_id, per_token))
-    return torch.cat(out)
+    encoded = [_encode_chat(tokenizer, p, r) for p, r in zip(prompts, responses)]
+    return batched_scored_logprobs(model, encoded, tokenizer.pad_token_id, batch_size, per_token)
