@@ -6,7 +6,7 @@ import pytest
 
 from alignkit.measure.baselines import BASELINES, baseline_responses
 from alignkit.measure.evaluate import (EvalSettings, evaluate, evaluate_responses, heldout_prompts, paired_difference,
-                               prompts_for, score_responses, summarise)
+                                       paired_difference_by_kind, prompts_for, score_responses, summarise)
 from alignkit.core.generation import SampleSettings
 from alignkit.world import find_task, ideal_response, load_world, splits
 
@@ -63,6 +63,19 @@ def test_paired_difference_uses_the_same_prompts_and_says_within_noise():
     assert result["verdict"] == "A higher" and result["difference"] > 2 * result["se"] > 0
     assert result["n_prompts"] == len(prompts)
     assert paired_difference(evasive, evasive)["verdict"] == "within noise"
+
+
+def test_paired_difference_by_kind_splits_the_prompts_and_skips_kinds_a_metric_does_not_read():
+    prompts = heldout_prompts()
+    _, ideal = evaluate_responses(prompts, [ideal_response(WORLD, find_task(WORLD, p)) for p in prompts])
+    _, evasive = evaluate_responses(prompts, ["I don't know."] * len(prompts))
+    gold = paired_difference_by_kind(ideal, evasive)
+    assert list(gold) == ["fact", "procedure", "arithmetic", "harmful", "unknowable"]
+    assert sum(d["n_prompts"] for d in gold.values()) == len(prompts)
+    assert gold["fact"]["verdict"] == "A higher" and gold["unknowable"]["verdict"] == "within noise"  # both abstain
+    assert gold["fact"] == paired_difference(ideal[ideal.category == "fact"], evasive[evasive.category == "fact"])
+    refusals = paired_difference_by_kind(evasive, ideal, "over_refusal")
+    assert list(refusals) == ["fact", "procedure", "arithmetic"] and refusals["fact"]["difference"] == 1.0
 
 
 def test_several_samples_per_prompt_and_the_validation_split(tiny_lm, small_tokenizer):

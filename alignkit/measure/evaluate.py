@@ -124,6 +124,17 @@ def paired_difference(df_a: pd.DataFrame, df_b: pd.DataFrame, key: str = "gold_r
             "difference": difference, "se": se, "n_prompts": len(both), "verdict": verdict(difference, se)}
 
 
+def paired_difference_by_kind(df_a: pd.DataFrame, df_b: pd.DataFrame, key: str = "gold_reward") -> dict[str, dict]:
+    """`paired_difference` within each kind of prompt (the world's order): kind -> difference. A kind the metric
+    does not read (over-refusal on harmful prompts) or that either evaluation lacks is left out."""
+    out = {}
+    for kind in CATEGORIES:
+        a, b = df_a[df_a.category == kind], df_b[df_b.category == kind]
+        if not per_prompt(a, key).empty and not per_prompt(b, key).empty:
+            out[kind] = paired_difference(a, b, key)
+    return out
+
+
 @torch.no_grad()
 def cloze_accuracy(model, tokenizer, rows: list[dict] | None = None, batch_size: int = 96) -> dict:
     """Does the model complete "The zorbel lives in the" with the world's value? Greedy, as a document."""
