@@ -5,6 +5,7 @@ course code that runs on them also runs on a real hub model of the same family.
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,7 @@ __all__ = [
     "build_causal_lm",
     "load_pretrained",
     "count_parameters",
+    "weights_fingerprint",
 ]
 
 MODEL_KINDS = ("causal-lm", "reward-model")
@@ -142,3 +144,12 @@ def load_pretrained(path_or_hub_name: str | Path, kind: str = "causal-lm", devic
 def count_parameters(model, trainable_only: bool = False) -> int:
     """Number of parameters (tied weights counted once)."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def weights_fingerprint(model) -> str:
+    """A hash of a model's class and every parameter and buffer, bit for bit: equal only for identical weights."""
+    digest = hashlib.sha256(type(model).__name__.encode())
+    for name, tensor in model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()

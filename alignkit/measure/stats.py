@@ -140,10 +140,10 @@ _MAKERS = {"cai": "python scripts/cai_results.py", "feedback_agreement": "python
            "frontier": "python scripts/frontier.py", "lora_memory": "python scripts/lora_memory.py",
            "method_costs": "python scripts/method_costs.py", "ppo_sweep": "python scripts/ppo_sweep.py",
            "seed_spread": "python scripts/seed_spread.py", "self_instruct": "python scripts/self_instruct.py",
-           "zoo_comparison": "python scripts/compare_zoo.py",
+           "zoo_comparison": "python scripts/compare_zoo.py", "policy_preferences": "python scripts/preference_data.py",
            **{name: f"python scripts/preference_experiments.py --only {only}" for name, only in
               (("kto_vs_dpo", "kto_vs_dpo"), ("kto_one_output", "one_output"), ("kto_imbalance", "imbalance"),
-               ("no_sft", "no_sft"))}}
+               ("no_sft", "no_sft"), ("kto_budget", "fixed_budget"))}}
 
 
 Z95 = 1.959964  # the normal quantile of a two-sided 95% interval
