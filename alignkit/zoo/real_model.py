@@ -92,7 +92,12 @@ def section(method: str, run: RealRun | None = None) -> pd.DataFrame | None:
     before = _measure(model, tokenizer, run, "before")
     trained = card(method).real_model(model, tokenizer, profile, run) or model
     table = pd.DataFrame([before, _measure(trained, tokenizer, run, f"after {method.upper()}")]).set_index("model")
-    print(f"{method.upper()} on {'the local stand-in' if chosen != os.environ.get(ENV) else chosen} "
+    on_standin = chosen != os.environ.get(ENV)
+    print(f"{method.upper()} on {'the local stand-in' if on_standin else chosen} "
           f"({profile.name} profile, LoRA {'r=' + str(lora.r) if lora else 'off'}), "
           f"{run.eval_prompts} held-out prompts:")
+    if on_standin:
+        print(f"A smoke test, not a result: the stand-in has a real architecture but random weights and this run is "
+              f"a few rows long, so it shows that the code runs, not what {method.upper()} does to a real model. "
+              f"Set {ENV} to see that.")
     return table.round(3)
