@@ -28,13 +28,15 @@ StepHook = Callable[[dict], None]  # on_step(row): after every optimiser step, w
 
 def trainer_kwargs(settings, output_dir: str, profile=None) -> dict:
     """The TrainingArguments every alignkit TRL config shares: no checkpoints, no reporting, quiet
-    logs, cosine schedule, and bf16/fp16 set explicitly for the profile (TRL defaults to bf16).
+    logs, cosine schedule, gradient checkpointing as the settings say (TRL defaults to on), and bf16/fp16
+    set explicitly for the profile (TRL defaults to bf16).
 
     settings: a `methods.settings.TrainingSettings` (epochs, learning_rate, batch_size, warmup_steps, seed)."""
     return dict(output_dir=output_dir, num_train_epochs=settings.epochs, learning_rate=settings.learning_rate,
                 per_device_train_batch_size=settings.batch_size, lr_scheduler_type="cosine",
                 warmup_steps=settings.warmup_steps, logging_steps=5, save_strategy="no", report_to=[],
                 seed=settings.seed, dataloader_num_workers=0, dataloader_pin_memory=False, disable_tqdm=True,
+                gradient_checkpointing=settings.gradient_checkpointing,
                 **precision_kwargs(profile or detect_profile()))
 
 

@@ -75,7 +75,6 @@ def dpo_config(settings: DPOSettings, output_dir: str, profile=None):
         warnings.simplefilter("ignore", FutureWarning)
         return DPOConfig(beta=settings.beta, loss_type=["sigmoid"], max_length=settings.max_length,
                          disable_dropout=True, precompute_ref_log_probs=False,
-                         gradient_checkpointing=settings.gradient_checkpointing,
                          **trainer_kwargs(settings, output_dir, profile))
 
 

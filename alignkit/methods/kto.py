@@ -145,7 +145,6 @@ def kto_config(settings: KTOSettings, output_dir: str, profile=None):
         return KTOConfig(beta=settings.beta, desirable_weight=settings.desirable_weight,
                          undesirable_weight=settings.undesirable_weight, loss_type="kto",
                          max_length=settings.max_length, disable_dropout=True, precompute_ref_log_probs=False,
-                         gradient_checkpointing=settings.gradient_checkpointing,
                          **trainer_kwargs(settings, output_dir, profile))
 
 

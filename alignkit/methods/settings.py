@@ -24,6 +24,7 @@ class TrainingSettings:
     warmup_steps: int = 5  # linear warm-up before the cosine decay
     seed: int = 0  # the run's seed: TRL shuffles the rows with it, the recipes draw their data with it
     lora: LoraSettings | None = None  # LoRA adapters instead of full fine-tuning (alignkit.core.lora)
+    gradient_checkpointing: bool = False  # TRL's default True only costs time on models this small
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,4 +34,3 @@ class PreferenceTrainingSettings(TrainingSettings):
     # IMDb sweep tried 0.05 to 5.
     beta: float = 0.3
     batch_size: int = 16  # preference pairs (DPO) or labeled examples (KTO) per step
-    gradient_checkpointing: bool = False  # TRL's default True only costs time on models this small
