@@ -1,6 +1,7 @@
 """Tiny Llama configs, building and loading models, device and precision choice."""
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 import pytest
@@ -12,6 +13,7 @@ from alignkit.core.models import (
     TinyLlamaConfig,
     build_causal_lm,
     count_parameters,
+    largest_weight_difference,
     load_pretrained,
 )
 from alignkit.core.tokenizer import train_tokenizer
@@ -140,3 +142,15 @@ def test_default_tiny_model_size(tok):
     v, h = len(tok), 128
     per_layer = 4 * h * h + 3 * h * 384 + 2 * h  # attention, SwiGLU MLP, two RMSNorms
     assert count_parameters(model) == 2 * v * h + 4 * per_layer + h
+
+
+
+def test_largest_weight_difference_is_zero_for_a_copy_and_names_a_mismatch(tiny_lm, small_tokenizer):
+    twin = copy.deepcopy(tiny_lm)
+    assert largest_weight_difference(tiny_lm, twin) == 0.0
+    with torch.no_grad():
+        next(twin.parameters())[0, 0] += 0.25
+    assert largest_weight_difference(tiny_lm, twin) == pytest.approx(0.25)
+    other = build_causal_lm(small_tokenizer, SMALL)
+    with pytest.raises(AlignkitError, match="different parameters"):
+        largest_weight_difference(tiny_lm, other)

@@ -21,6 +21,7 @@ __all__ = [
     "load_pretrained",
     "count_parameters",
     "weights_fingerprint",
+    "largest_weight_difference",
 ]
 
 MODEL_KINDS = ("causal-lm", "reward-model")
@@ -153,3 +154,14 @@ def weights_fingerprint(model) -> str:
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()
+
+
+@torch.no_grad()
+def largest_weight_difference(model_a, model_b) -> float:
+    """The largest absolute difference between two models' matching parameters: tiny when one recipe trained both
+    (float rounding differs from run to run), far larger when they learned different things."""
+    a, b = model_a.state_dict(), model_b.state_dict()
+    if a.keys() != b.keys() or any(a[k].shape != b[k].shape for k in a):
+        raise AlignkitError("largest_weight_difference: the two models have different parameters; compare models of "
+                            "one architecture (a checkpoint and a run of its recipe).")
+    return max(float((a[k].float() - b[k].float()).abs().max()) for k in a)
