@@ -20,12 +20,16 @@ __all__ = ["STORED_POLICY_SET", "stored_policy_preferences", "policy_preference_
 STORED_POLICY_SET = "policy_preferences"  # data/results/policy_preferences.json, by scripts/preference_data.py
 
 
+def _drawn_from(sampler) -> dict:
+    """What the stored pairs record about how they were drawn; they apply only where all of it matches."""
+    return {"sampler_weights": weights_fingerprint(sampler), "preference_set": asdict(POLICY_SET),
+            "labeler": asdict(LabelerSettings()), "seed": 0}
+
+
 def stored_policy_preferences(sampler, tokenizer) -> dict:
     """What data/results/policy_preferences.json holds: POLICY_SET's labelled pairs of `sampler` (seed 0, the
     default labelers) and what they were drawn from, so a reader can tell whether they still apply."""
-    labeler = LabelerSettings()
-    return {"sampler_weights": weights_fingerprint(sampler), "preference_set": asdict(POLICY_SET),
-            "labeler": asdict(labeler), "seed": 0} | preference_rows(sampler, tokenizer, POLICY_SET, labeler=labeler)
+    return _drawn_from(sampler) | preference_rows(sampler, tokenizer, POLICY_SET, labeler=LabelerSettings())
 
 
 def policy_preference_rows(sampler, tokenizer) -> dict:
@@ -33,10 +37,8 @@ def policy_preference_rows(sampler, tokenizer) -> dict:
     stored file when it was drawn from a sampler with these very weights, with these settings, on this world; drawn
     afresh otherwise (from a model you changed, say)."""
     stored = load_result(STORED_POLICY_SET, missing_ok=True, warn_other_world=False)
-    applies = (stored and from_this_world(stored) and stored.get("sampler_weights") == weights_fingerprint(sampler)
-               and stored.get("preference_set") == asdict(POLICY_SET)
-               and stored.get("labeler") == asdict(LabelerSettings()) and stored.get("seed") == 0)
-    if not applies:
+    if not (stored and from_this_world(stored)
+            and all(stored.get(key) == value for key, value in _drawn_from(sampler).items())):
         return preference_rows(sampler, tokenizer, POLICY_SET)
     return {"train": stored["train"], "heldout": stored["heldout"],
             "heldout_pairs": [tuple(pair) for pair in stored["heldout_pairs"]]}
