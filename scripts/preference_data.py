@@ -1,8 +1,9 @@
-"""The zoo's policy preference set (data/results/policy_preferences.json): POLICY_SET's labelled pairs of the
-zoo's sft, the pairs `alignkit zoo build dpo` and `kto` train on, stored so chapters 06 and 07 read them
-instead of drawing them again. Rerun it after rebuilding sft (a stale file is ignored, not trusted).
+"""The stored preference sets (alignkit.zoo.preference_data.STORED_SETS): labelled pairs of the zoo's sft that the
+zoo's dpo and kto (POLICY_SET) and chapter 03's reward model (CHAPTER_REWARD_MODEL_SET) train on, stored under
+data/results/ so builds and chapters read them instead of drawing them again. Rerun it after rebuilding sft (a
+stale file is ignored, not trusted).
 
-    .venv/bin/python scripts/preference_data.py      # about 20 s
+    .venv/bin/python scripts/preference_data.py      # about 40 s
 """
 from __future__ import annotations
 
@@ -11,15 +12,16 @@ import sys
 
 from alignkit import zoo
 from alignkit.experiments.common import RESULTS_DIR, write_result
-from alignkit.zoo.preference_data import STORED_POLICY_SET, stored_policy_preferences
+from alignkit.zoo.preference_data import STORED_SETS, stored_preferences
 
 
 def main(argv: list[str]) -> None:
     argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args(argv)
     sft, tokenizer = zoo.load("sft")
-    payload = stored_policy_preferences(sft, tokenizer)
-    path = write_result(RESULTS_DIR / f"{STORED_POLICY_SET}.json", "python scripts/preference_data.py", payload)
-    print(f"{path}: {len(payload['train'])} training pairs, {len(payload['heldout'])} held-out pairs")
+    for name, size in STORED_SETS.items():
+        payload = stored_preferences(sft, tokenizer, size)
+        path = write_result(RESULTS_DIR / f"{name}.json", "python scripts/preference_data.py", payload)
+        print(f"{path}: {len(payload['train'])} training pairs, {len(payload['heldout'])} held-out pairs")
 
 
 if __name__ == "__main__":

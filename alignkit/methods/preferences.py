@@ -16,7 +16,7 @@ from alignkit.core.generation import SampleSettings, completion_logprobs, sample
 from alignkit.world.files import read_jsonl
 from alignkit.world.labelers import LabelerSettings, label_pairs
 
-__all__ = ["PreferenceSet", "REWARD_MODEL_SET", "POLICY_SET", "spread", "sample_pairs",
+__all__ = ["PreferenceSet", "REWARD_MODEL_SET", "CHAPTER_REWARD_MODEL_SET", "POLICY_SET", "spread", "sample_pairs",
            "preference_rows", "implicit_rewards", "implicit_reward_accuracy"]
 
 @dataclass(frozen=True)
@@ -30,6 +30,8 @@ class PreferenceSet:
 
 
 REWARD_MODEL_SET = PreferenceSet()  # the RM needs many comparisons: every training prompt, 8 samples each
+# Chapter 03 trains its own reward model live on an eighth as many, beside the zoo's rm.
+CHAPTER_REWARD_MODEL_SET = PreferenceSet(n_prompts=300, samples_per_prompt=4)
 # DPO and KTO: a set small enough to sample and train on in a chapter, the same for both so they compare fairly.
 POLICY_SET = PreferenceSet(n_prompts=400, samples_per_prompt=4, n_heldout_prompts=100)
 

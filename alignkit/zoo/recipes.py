@@ -28,6 +28,7 @@ from alignkit.methods.pretrain import PretrainSettings, pretrain
 from alignkit.zoo.card import DataCounts, MethodCard, Phase, Recipe, Trained, TRLExport, count_text, resolve
 from alignkit.zoo.real_runs import run_dpo, run_ppo, run_sft
 from alignkit.zoo.recipes_cai import CAI_CARDS
+from alignkit.zoo.preference_data import stored_preference_rows
 from alignkit.methods.reward import (RewardSettings, reward_config, reward_metrics, reward_model_from_sft, to_trl_rows,
                                      train_reward_model)
 from alignkit.methods.sft import SFTSettings, sft_config, train_sft
@@ -80,7 +81,7 @@ def train_rm(seed: int | None = None, settings: RewardSettings | None = None, ro
     """A reward model on labeled pairs of `sft`'s responses, measured against labels, ceiling and oracle."""
     settings = resolve(RewardSettings(), settings, seed=seed)
     sft_model, tokenizer = zoo.load("sft", root=root)
-    data = preference_rows(sft_model, tokenizer, preference_set, seed=settings.seed, labeler=labeler)
+    data = stored_preference_rows(sft_model, tokenizer, preference_set, seed=settings.seed, labeler=labeler)
     reward_model = reward_model_from_sft(sft_model, tokenizer, seed=settings.seed)
     log = train_reward_model(reward_model, tokenizer, data["train"], settings, on_step=on_step)
     metrics = {"train_pairs": len(data["train"]), "heldout_pairs": len(data["heldout"])}
@@ -133,7 +134,8 @@ def dpo_setup(seed: int, root=None, base: str = "sft", preference_set: Preferenc
     model, tokenizer = zoo.load(base, root=root)
     ref_model, _ = zoo.load(base, root=root)
     sampler = ref_model if base == "sft" else zoo.load("sft", root=root)[0]
-    return model, ref_model, tokenizer, preference_rows(sampler, tokenizer, preference_set, seed=seed, labeler=labeler)
+    return model, ref_model, tokenizer, stored_preference_rows(sampler, tokenizer, preference_set, seed=seed,
+                                                               labeler=labeler)
 
 
 def _data_config(preference_set: PreferenceSet, labeler: LabelerSettings) -> dict:
