@@ -10,18 +10,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from alignkit import zoo
-from alignkit.experiments.common import RESULTS_DIR, write_result
-from alignkit.zoo.preference_data import STORED_SETS, stored_preferences
+from alignkit.experiments.preference_sets import store_preference_sets
 
 
 def main(argv: list[str]) -> None:
     argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args(argv)
-    sft, tokenizer = zoo.load("sft")
-    for name, size in STORED_SETS.items():
-        payload = stored_preferences(sft, tokenizer, size)
-        path = write_result(RESULTS_DIR / f"{name}.json", "python scripts/preference_data.py", payload)
-        print(f"{path}: {len(payload['train'])} training pairs, {len(payload['heldout'])} held-out pairs")
+    print("\n".join(store_preference_sets("python scripts/preference_data.py")))
 
 
 if __name__ == "__main__":
