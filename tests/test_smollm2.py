@@ -98,3 +98,16 @@ def test_lora_dpo_on_smollm2_learns_its_pairs_on_a_cpu(smollm2_dir):
     print(f"LoRA-DPO on SmolLM2: held-out implicit-reward accuracy {result['before']:.3f} -> {result['after']:.3f}, "
           f"{result['difference']:+.3f} ± {result['se']:.3f} ({result['verdict']}), {result['seconds']:.0f} s")
     assert result["verdict"] == "A higher"
+
+
+@pytest.mark.slow
+@pytest.mark.real_model
+def test_lora_dpo_on_smollm2_peaks_far_below_full_dpo(smollm2_dir):
+    """Each run in its own subprocess (about a minute): full DPO holds policy, reference, gradients and AdamW's
+    moments for 135M weights; LoRA one frozen backbone and small adapters."""
+    from alignkit.experiments.lora_memory import smollm2_memory
+
+    result = smollm2_memory()
+    print(f"SmolLM2 DPO peak: full {result['full_dpo_peak_mb']:.0f} MB, LoRA {result['lora_dpo_peak_mb']:.0f} MB")
+    assert result["full_dpo_peak_mb"] > result["accounting_full_mb"] * 0.8  # the accounting's weights are all there
+    assert result["lora_over_full"] < 0.7

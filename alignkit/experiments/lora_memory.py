@@ -20,7 +20,7 @@ import sys
 from dataclasses import asdict, dataclass
 
 __all__ = ["REFERENCE_MODELS", "ArchShape", "parameter_counts", "bytes_per_parameter", "predict", "measure_run",
-           "fit_line", "lora_memory"]
+           "fit_line", "lora_memory", "smollm2_memory"]
 
 LORA_R = 16  # adapters of rank 16 on every linear layer (lora.ATTENTION_AND_MLP), in every prediction too
 
@@ -108,27 +108,39 @@ def _rss_bytes(field: str) -> int:
     return int(line.split()[1]) * 1024
 
 
+def _models_for(size: str, mode: str):
+    """(model, reference or None, tokenizer): a stand-in of `size`, or SmolLM2 (size "smollm2", already built)."""
+    if size == SMOLLM2:
+        from alignkit import zoo
+        from alignkit.core.smollm2 import default_dir
+
+        model, tokenizer = zoo.load(default_dir())
+        return model, zoo.load(default_dir())[0] if mode == "full" else None, tokenizer
+    from alignkit.core.standin import STANDIN_SIZES, standin_model, train_chatml_tokenizer
+
+    config = STANDIN_SIZES[size]
+    tokenizer = train_chatml_tokenizer([f"question {i} answer {i * 7} " * 4 for i in range(200)], config.vocab_size)
+    model = standin_model(config)
+    model.config.pad_token_id = tokenizer.pad_token_id
+    return model, standin_model(config) if mode == "full" else None, tokenizer  # the same seed: the same weights
+
+
 def _child(size: str, mode: str, steps: int) -> dict:
-    """One run, in this (fresh) process: build a stand-in, train DPO `steps` steps, report peak memory."""
+    """One run, in this (fresh) process: build the models, train DPO `steps` steps, report peak memory."""
     from alignkit.methods.dpo import DPOSettings, train_dpo
     from alignkit.core.lora import LoraSettings
     from alignkit.core.models import count_parameters
     from alignkit.core.profiles import setup
-    from alignkit.core.standin import STANDIN_SIZES, standin_model, train_chatml_tokenizer
 
     setup(threads=1)
-    config = STANDIN_SIZES[size]
-    tokenizer = train_chatml_tokenizer([f"question {i} answer {i * 7} " * 4 for i in range(200)], config.vocab_size)
     rows = [{"prompt": f"What is {i} plus {i}?", "chosen": f"It is {2 * i}.", "rejected": f"Maybe {i}."}
             for i in range(steps * 2)]
     settings = DPOSettings(batch_size=2, max_length=64, warmup_steps=0, epochs=1.0,
                            lora=LoraSettings(r=LORA_R) if mode == "lora" else None)
     exact = _reset_peak()
     baseline = _rss_bytes("VmRSS") if exact else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    model = standin_model(config)
-    model.config.pad_token_id = tokenizer.pad_token_id
+    model, ref_model, tokenizer = _models_for(size, mode)
     parameters = count_parameters(model)
-    ref_model = standin_model(config) if mode == "full" else None  # the same seed: the same weights
     train_dpo(model, ref_model, tokenizer, rows, settings)
     peak = _rss_bytes("VmHWM") if exact else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     return {"size": size, "mode": mode, "parameters": parameters, "peak_delta_bytes": peak - baseline,
@@ -187,6 +199,28 @@ def lora_memory(sizes: tuple[str, ...] = ("xs", "s", "m", "l"), steps: int = 2) 
             "predictions_gb": predictions,
             "smallest_consumer_gpu_gb": _smallest_gpus(predictions),
             "largest_lora_over_full": table[-1]["lora_over_full"]}
+
+
+SMOLLM2 = "smollm2"
+
+
+def smollm2_memory(steps: int = 2) -> dict:
+    """Full against LoRA DPO on SmolLM2-135M-Instruct (built by `core.smollm2.build_smollm2`), each in a fresh
+    subprocess, measured as on the stand-ins, beside what the per-parameter accounting says for it."""
+    from alignkit.core.smollm2 import build_smollm2
+
+    build_smollm2()  # once, here, so neither measured child builds it
+    full, lora = (measure_run(SMOLLM2, mode, steps) for mode in ("full", "lora"))
+    fp32 = bytes_per_parameter("fp32")
+    return {"measured_with": full["method"] + " (peak resident memory above the baseline before the models are "
+                                              "loaded, float32 on CPU, batch 2 pairs, <= 64 tokens)",
+            "lora": f"rank {LORA_R} on q,k,v,o,gate,up,down; reference = backbone with adapters off",
+            "parameters_m": round(full["parameters"] / 1e6, 2),
+            "full_dpo_peak_mb": round(full["peak_delta_bytes"] / 1e6, 1),
+            "lora_dpo_peak_mb": round(lora["peak_delta_bytes"] / 1e6, 1),
+            "lora_over_full": round(lora["peak_delta_bytes"] / full["peak_delta_bytes"], 3),
+            "accounting_full_mb": round(full["parameters"] * sum(fp32["full"].values()) / 1e6, 1),
+            "accounting_lora_backbone_mb": round(full["parameters"] * fp32["lora"]["backbone"] / 1e6, 1)}
 
 
 CONSUMER_GPUS_GB = (8, 12, 16, 24)  # the claim's range: RTX 3060/4060 (8-12), 4060 Ti/4080 (16), 3090/4090 (24)
