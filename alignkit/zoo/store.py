@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import hashlib
 import json
 import math
 import os
@@ -22,7 +21,7 @@ import tempfile
 from pathlib import Path
 
 from alignkit.infra.errors import CheckpointError
-from alignkit.infra.storage import atomic_write_json
+from alignkit.infra.storage import atomic_write_json, sha256_of
 from alignkit.core.tokenizer import load_tokenizer, save_tokenizer
 from alignkit.infra.paths import NO_COURSE_DATA, zoo_dir
 
@@ -155,17 +154,9 @@ def update_metrics(name: str, metrics: dict, root: str | Path | None = None) -> 
 # --- files ----------------------------------------------------------------------------------
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _hash_files(directory: Path) -> dict[str, str]:
     files = sorted(p for p in directory.rglob("*") if p.is_file())
-    return {p.relative_to(directory).as_posix(): _sha256(p) for p in files}
+    return {p.relative_to(directory).as_posix(): sha256_of(p) for p in files}
 
 
 def _safetensors_problem(path: Path) -> str | None:
@@ -198,7 +189,7 @@ def verify(name: str, root: str | Path | None = None) -> list[str]:
         if not path.is_file():
             problems.append(f"{_display(path)} is missing. Rebuild it with: {command}")
             continue
-        actual = _sha256(path)
+        actual = sha256_of(path)
         if actual != expected:
             problems.append(
                 f"{_display(path)} is corrupt or was modified (sha256 {actual[:12]}… expected "
