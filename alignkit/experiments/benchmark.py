@@ -86,13 +86,18 @@ def measure_real_model_sections(model: str | None = None, methods: tuple[str, ..
                                 standin_size: str = "m", run=None) -> list[dict]:
     """Time each chapter's "On a real model" section, in this process, on the device the profiles choose.
 
-    model: a hub id or directory; None builds a stand-in of STANDIN_SIZES[standin_size] (no hub here).
+    model: a hub id or directory; "smollm2" builds SmolLM2 from its wheel (core.smollm2); None builds a stand-in
+    of STANDIN_SIZES[standin_size] (no hub here).
     run: a `real_runs.RealRun`; None = its GPU-sized defaults, which the note compares CPU and GPU on."""
     from alignkit.zoo import real_model, real_runs
     from alignkit.core.standin import STANDIN_SIZES, build_standin
 
     rows, where = [], device_name()
     with tempfile.TemporaryDirectory() as folder:
+        if model == "smollm2":
+            from alignkit.core.smollm2 import build_smollm2
+
+            model = str(build_smollm2())
         model = model or str(build_standin(Path(folder) / "standin", STANDIN_SIZES[standin_size]))
         previous = os.environ.get(real_model.ENV)
         os.environ[real_model.ENV] = model  # the sections read their model from here, as a learner sets it
@@ -101,7 +106,7 @@ def measure_real_model_sections(model: str | None = None, methods: tuple[str, ..
                 started = time.perf_counter()
                 table = real_model.section(method, run or real_runs.RealRun())
                 seconds = time.perf_counter() - started
-                gold = table["gold_reward"].tolist() if table is not None else []
+                gold = table.loc["gold_reward"].tolist() if table is not None else []
                 rows.append(row(f"real-model {method} section", seconds, BUDGETS_S["chapter"], table is not None,
                                 f"{where}; gold before/after {gold}"))
         finally:
@@ -125,4 +130,14 @@ def report(rows: list[dict]) -> str:
         took = "" if r["seconds"] is None else f"{r['seconds']:>7.1f} s of {r['budget_s']} s"
         flag = "ok" if r["passed"] and r["within_budget"] else "OVER" if r["passed"] else "FAILED"
         lines.append(f"{r['what']:<40} {took:<20} {flag:<6} {r['note']}")
+    return "\n".join(lines)
+
+
+def markdown_table(rows: list[dict], device: str) -> str:
+    """The same measurements as a Markdown table headed by the device, to paste into the README."""
+    lines = [f"| on {device} | seconds | budget (s) | |", "|---|---:|---:|---|"]
+    for r in rows:
+        seconds = "" if r["seconds"] is None else f"{r['seconds']:.1f}"
+        flag = "ok" if r["passed"] and r["within_budget"] else "over budget" if r["passed"] else "FAILED"
+        lines.append(f"| {r['what']} | {seconds} | {r['budget_s'] or ''} | {flag} |")
     return "\n".join(lines)

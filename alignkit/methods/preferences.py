@@ -93,9 +93,9 @@ def implicit_rewards(policy_logps: torch.Tensor, reference_logps: torch.Tensor, 
     return beta * (policy_logps - reference_logps)
 
 
-def implicit_reward_accuracy(model, ref_model, tokenizer, rows: list[dict], beta: float) -> float:
-    """Fraction of labeled rows (prompt/chosen/rejected strings) whose chosen response gets the higher
-    implicit reward beta log(pi/pi_ref): a DPO or KTO policy read as a reward model. A tie counts 0.5."""
+def implicit_reward_credit(model, ref_model, tokenizer, rows: list[dict], beta: float) -> list[float]:
+    """Per labeled row (prompt/chosen/rejected strings): 1 where the chosen response gets the higher implicit reward
+    beta log(pi/pi_ref), 0.5 for a tie, else 0. A DPO or KTO policy read as a reward model."""
     if not rows:
         raise AlignkitError("implicit_reward_accuracy needs at least one labeled row (prompt/chosen/rejected).")
     prompts = [r["prompt"] for r in rows] * 2
@@ -103,4 +103,10 @@ def implicit_reward_accuracy(model, ref_model, tokenizer, rows: list[dict], beta
     rewards = implicit_rewards(completion_logprobs(model, tokenizer, prompts, responses),
                                completion_logprobs(ref_model, tokenizer, prompts, responses), beta)  # [2N]
     margins = rewards[:len(rows)] - rewards[len(rows):]  # [N]
-    return float(((margins > 0).double() + 0.5 * (margins == 0).double()).mean())
+    return ((margins > 0).double() + 0.5 * (margins == 0).double()).tolist()
+
+
+def implicit_reward_accuracy(model, ref_model, tokenizer, rows: list[dict], beta: float) -> float:
+    """Fraction of labeled rows whose chosen response gets the higher implicit reward (`implicit_reward_credit`)."""
+    credit = implicit_reward_credit(model, ref_model, tokenizer, rows, beta)
+    return sum(credit) / len(credit)
