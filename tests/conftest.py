@@ -2,27 +2,11 @@
 import pytest
 import torch
 
-from alignkit.core.models import TinyLlamaConfig, build_causal_lm
+from alignkit.core.models import build_causal_lm
 from alignkit.core.tokenizer import train_tokenizer
 from alignkit.world import load_world
 from alignkit.world.documents import build_corpus
-
-TINY = TinyLlamaConfig(hidden_size=32, num_layers=1, num_heads=2, num_kv_heads=2, intermediate_size=64)
-
-
-def build_reward_model(tokenizer, cfg: TinyLlamaConfig = TinyLlamaConfig(), seed: int = 0):
-    """A freshly initialised `LlamaForSequenceClassification` with one output: the scalar reward.
-
-    Tests only: the course starts its reward model from the SFT model (reward.reward_model_from_sft).
-    """
-    from transformers import LlamaForSequenceClassification
-
-    config = cfg.to_hf_config(tokenizer)
-    config.num_labels = 1
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = LlamaForSequenceClassification(config)
-    return model
+from tiny_models import TINY
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import TINY
+from tiny_models import TINY
 
 from alignkit.cli import evaluate as evaluate_cli
 from alignkit.cli import main

@@ -4,7 +4,7 @@ import torch
 
 from alignkit.core.generation import (SampleSettings, completion_logprobs, reward_scores, render_prompt, sample,
                                       sequence_kl)
-from conftest import TINY, build_reward_model
+from tiny_models import TINY, build_reward_model
 
 PROMPTS = ["Where does the snibvun live?", "How do I make coffee?", "What is 3 plus 4?", "Hi"]
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from alignkit.methods.pretrain import PretrainSettings, next_token_loss, pack_documents, train_lm
-from conftest import TINY
+from tiny_models import TINY
 
 
 def test_next_token_loss_matches_transformers(tiny_lm, small_tokenizer, small_corpus):

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from conftest import TINY
+from tiny_models import TINY
 
 from alignkit.methods import preferences
 

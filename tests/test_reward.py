@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import TINY, build_reward_model
+from tiny_models import TINY, build_reward_model
 
 from alignkit.course.check import cases_for, check
 from alignkit.infra.errors import AlignkitError

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import TINY, build_reward_model
+from tiny_models import TINY, build_reward_model
 
 from alignkit.course import widgets
 

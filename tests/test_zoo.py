@@ -5,7 +5,7 @@ import json
 
 import pytest
 import torch
-from conftest import build_reward_model
+from tiny_models import build_reward_model
 
 from alignkit import zoo
 from alignkit.zoo import store
