@@ -98,18 +98,6 @@ def test_alignkit_eval_reads_smollm2_with_every_key_and_its_standard_error(smoll
 
 @pytest.mark.slow
 @pytest.mark.real_model
-def test_lora_dpo_on_smollm2_learns_its_pairs_on_a_cpu(smollm2_dir):
-    """About 3 minutes on 2 cores: 64 of the world's labelled pairs, then the implicit reward on 60 held-out pairs."""
-    from alignkit.experiments.smollm2_dpo import dpo_on_smollm2
-
-    result = dpo_on_smollm2(directory=smollm2_dir)
-    print(f"LoRA-DPO on SmolLM2: held-out implicit-reward accuracy {result['before']:.3f} -> {result['after']:.3f}, "
-          f"{result['difference']:+.3f} ± {result['se']:.3f} ({result['verdict']}), {result['seconds']:.0f} s")
-    assert result["verdict"] == "A higher"
-
-
-@pytest.mark.slow
-@pytest.mark.real_model
 def test_lora_dpo_on_smollm2_peaks_far_below_full_dpo(smollm2_dir):
     """Each run in its own subprocess (about a minute): full DPO holds policy, reference, gradients and AdamW's
     moments for 135M weights; LoRA one frozen backbone and small adapters."""
@@ -139,5 +127,5 @@ def test_the_chapters_real_model_section_runs_on_smollm2_by_default(method, smol
     assert float(table.loc["answer_rate", "before"].split(" ± ")[0]) >= 0.5  # SmolLM2 itself, not a stand-in
     if method == "sft":  # the world's demonstrations are a sentence long; SmolLM2 writes paragraphs
         assert "mean_length -" in printed.split(" changed")[1]
-    if method == "dpo":
-        assert "held-out pairs as the labelers did" in printed
+    if method == "dpo":  # LoRA-DPO on 64 stored pairs learns them: its implicit reward beats a coin on 60 held-out pairs
+        assert "held-out pairs as the labelers did, against a coin's 0.5: better than a coin." in printed

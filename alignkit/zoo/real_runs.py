@@ -28,10 +28,10 @@ class RealRun:
 
 
 CI_RUN = RealRun(sft_rows=8, pair_prompts=4, ppo_steps=1, eval_prompts=5, max_new_tokens=12)
-# SmolLM2 on a laptop's 2 cores, about 2-3 minutes a section: the zoo's stored pairs (sampling 200 prompts from a
+# SmolLM2 on a laptop's 2 cores, 1 to 2.5 minutes a section: the zoo's stored pairs (sampling 200 prompts from a
 # 135M model would take longer than the rest of the run), short responses, and 10 test prompts of each kind.
 CPU_RUN = RealRun(sft_rows=64, ppo_steps=4, eval_prompts=50, max_new_tokens=40, stored_pairs=64, learning_rate=5e-4,
-                  heldout_pairs=40)
+                  heldout_pairs=60)
 
 
 def _stored_pairs(split: str) -> list[dict]:
