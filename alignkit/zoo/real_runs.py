@@ -34,13 +34,17 @@ CPU_RUN = RealRun(sft_rows=64, ppo_steps=4, eval_prompts=50, max_new_tokens=40, 
                   heldout_pairs=60)
 
 
-def _stored_pairs(split: str) -> list[dict]:
-    """The zoo's policy preference set: sft's answers compared by the simulated labelers, as the chapters' dpo
-    trains on ("train"), and its pairs on validation prompts ("heldout")."""
+def _stored_pairs(run: RealRun) -> dict[str, list[dict]]:
+    """The zoo's policy preference set cut to the run, read once: its first run.stored_pairs training pairs ("train":
+    sft's answers compared by the simulated labelers, as the chapters' dpo trains on) and its first run.heldout_pairs
+    pairs on validation prompts ("heldout"). Empty where the run asks for none."""
+    if not (run.stored_pairs or run.heldout_pairs):
+        return {"train": [], "heldout": []}
     from alignkit.zoo.store import load
     from alignkit.zoo.preference_data import policy_preference_rows
 
-    return policy_preference_rows(*load("sft"))[split]
+    rows = policy_preference_rows(*load("sft"))
+    return {"train": rows["train"][:run.stored_pairs], "heldout": rows["heldout"][:run.heldout_pairs]}
 
 
 def _judged(what: str, credit: list[float]) -> str:
@@ -50,11 +54,10 @@ def _judged(what: str, credit: list[float]) -> str:
             f"coin's 0.5: {verdict(accuracy - 0.5, se, 'better than a coin', 'worse than a coin')}.")
 
 
-def _pairs(model, tokenizer, run: RealRun, seed: int = 0) -> list[dict]:
+def _sampled_pairs(model, tokenizer, run: RealRun, seed: int = 0) -> list[dict]:
+    """Pairs of the model's own answers to run.pair_prompts prompts, compared by the simulated labelers."""
     from alignkit.methods.preferences import POLICY_SET, preference_rows
 
-    if run.stored_pairs:
-        return _stored_pairs("train")[:run.stored_pairs]
     size = replace(POLICY_SET, n_prompts=run.pair_prompts, samples_per_prompt=2, n_heldout_prompts=1)
     return preference_rows(model, tokenizer, size, seed=seed)["train"]
 
@@ -75,12 +78,12 @@ def run_dpo(model, tokenizer, profile: Profile, run: RealRun) -> None:
     settings = replace(settings, learning_rate=run.learning_rate or settings.learning_rate)
     ref_model = None if settings.lora else _copy(model)  # LoRA: the backbone with adapters off is the reference
     before = (ref_model or _copy(model)) if run.heldout_pairs else None  # kept only to judge held-out pairs
-    train_dpo(model, ref_model, tokenizer, _pairs(model, tokenizer, run), settings)
+    stored = _stored_pairs(run)
+    train_dpo(model, ref_model, tokenizer, stored["train"] or _sampled_pairs(model, tokenizer, run), settings)
     if before is not None:  # before training every implicit reward is 0: each pair a tie, credited 0.5
         from alignkit.methods.preferences import implicit_reward_credit
 
-        credit = implicit_reward_credit(model, before, tokenizer, _stored_pairs("heldout")[:run.heldout_pairs],
-                                        settings.beta)
+        credit = implicit_reward_credit(model, before, tokenizer, stored["heldout"], settings.beta)
         print(_judged("DPO's implicit reward beta·log(π/π_ref), 0.5 before training,", credit))
 
 
@@ -94,11 +97,13 @@ def run_ppo(model, tokenizer, profile: Profile, run: RealRun):
     from alignkit.world.files import read_jsonl
 
     reward_model = reward_model_from_sft(model, tokenizer)
-    train_reward_model(reward_model, tokenizer, _pairs(model, tokenizer, run), method_settings(RewardSettings(), profile))
-    if run.heldout_pairs:
+    stored = _stored_pairs(run)
+    train_reward_model(reward_model, tokenizer, stored["train"] or _sampled_pairs(model, tokenizer, run),
+                       method_settings(RewardSettings(), profile))
+    if stored["heldout"]:
         from alignkit.methods.reward import pair_correctness
 
-        credit = pair_correctness(reward_model, tokenizer, _stored_pairs("heldout")[:run.heldout_pairs])
+        credit = pair_correctness(reward_model, tokenizer, stored["heldout"])
         print(_judged("The reward model PPO optimises (this backbone with a fresh head)", credit))
     sizes = profile_settings(profile)
     batch = min(sizes.batch_size, run.pair_prompts)
