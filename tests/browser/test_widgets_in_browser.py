@@ -294,15 +294,31 @@ _OVERLAPS_JS = """(root) => {
 }"""
 
 
+def _show_every_quiz(notebook: NotebookPage, banks: int, tries: int = 3) -> None:
+    """Runs the cell that shows every bank at once until all of them render. With a hundred widgets created in
+    one cell, JupyterLab's widget manager now and then shows one as "Error displaying widget: model not found"
+    (a race between a view and its model in the front end, seen once in about five CI runs; a learner shows
+    one bank per cell). What this test measures is layout, so it runs the cell again rather than fail on it."""
+    out = notebook.output("every quiz")
+    headings, lost = out.get_by_text(re.compile(r"^Quiz: ")), out.get_by_text("Error displaying widget")
+    for _ in range(tries):
+        notebook.run("every quiz")
+        deadline = time.monotonic() + WAIT_MS / 1000
+        while time.monotonic() < deadline and headings.count() < banks and not lost.count():
+            time.sleep(0.25)
+        if headings.count() == banks and not lost.count():
+            return
+    pytest.fail(f"{tries} runs of the cell showed {headings.count()} of {banks} quizzes, "
+                f"{lost.count()} widget(s) lost by the front end")
+
+
 @pytest.mark.parametrize("width", [1024, 1280])
 def test_no_two_quiz_options_overlap_in_any_chapter(notebook, width):
-    expect = _expect()
+    banks = sorted(p.stem for p in (REPO / "quizzes").glob("[0-9][0-9]_*.yaml"))
     if "every quiz" not in notebook.ran:
-        notebook.run("every quiz")
+        _show_every_quiz(notebook, len(banks))
         notebook.ran.add("every quiz")
     out = notebook.output("every quiz")
-    banks = sorted(p.stem for p in (REPO / "quizzes").glob("[0-9][0-9]_*.yaml"))
-    expect(out.get_by_text(re.compile(r"^Quiz: ")).nth(len(banks) - 1)).to_be_visible()
     notebook.page.set_viewport_size({"width": width, "height": 2400})
     if notebook.server.kind == "classic":  # the classic notebook folds a long output into a scrolled box
         notebook.page.evaluate("(i) => Jupyter.notebook.get_cell(i).output_area.unscroll_area()",
