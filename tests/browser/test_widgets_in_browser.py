@@ -297,8 +297,8 @@ _OVERLAPS_JS = """(root) => {
 def _show_every_quiz(notebook: NotebookPage, banks: int, tries: int = 3) -> None:
     """Runs the cell that shows every bank at once until all of them render. With a hundred widgets created in
     one cell, JupyterLab's widget manager now and then shows one as "Error displaying widget: model not found"
-    (a race between a view and its model in the front end, seen once in about five CI runs; a learner shows
-    one bank per cell). What this test measures is layout, so it runs the cell again rather than fail on it."""
+    (a race between a view and its model in the front end; it failed one CI run on 7 December 2026 and passed
+    the rerun of the same commit; a learner shows one bank per cell). What this test measures is layout, so it runs the cell again rather than fail on it."""
     out = notebook.output("every quiz")
     headings, lost = out.get_by_text(re.compile(r"^Quiz: ")), out.get_by_text("Error displaying widget")
     for _ in range(tries):
